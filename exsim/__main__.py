@@ -1,0 +1,5 @@
+import sys
+
+from exsim.cli import main
+
+sys.exit(main())

@@ -1,0 +1,192 @@
+"""Accounts and positions, and the margin views derived from them.
+
+An :class:`Account` has one cross wallet (``wallet``, atoms) and one
+:class:`Position` per symbol it has traded or ordered.  A position is either
+cross (backed by the wallet and the other cross positions' PnL) or isolated
+(backed only by its own ``margin``).
+
+A position keeps its cost basis ``cost`` as the exact signed sum of
+``qty * price * k`` over its open lots, so the average entry price is
+``cost / (qty * k)`` without rounding, unrealized PnL at mark ``M`` is
+``qty * M * k - cost``, and the sum of every position's cost is what the
+clearing ledger owes open positions (see :mod:`exsim.core.clearing`).
+
+Open orders are summarised per position as ``buy_open``/``sell_open``, the sum
+of ``price * leaves`` of resting buy/sell orders (tick-lots), so that the
+margin that open orders tie up is O(1) to find.  Reduce-only orders are kept
+out of those sums (they can only shrink the position) and listed in ``ro``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from exsim.core.margin import (
+    bankruptcy_price,
+    initial_margin,
+    liquidation_price,
+    maintenance_margin,
+)
+from exsim.core.symbols import Market
+
+
+class Position:
+    """One account's position in one symbol."""
+
+    __slots__ = (
+        "buy_open",
+        "cost",
+        "isolated",
+        "leverage",
+        "margin",
+        "qty",
+        "ro",
+        "sell_open",
+        "sym",
+    )
+
+    def __init__(self, sym: int, leverage: int, isolated: bool = False) -> None:
+        self.sym = sym
+        self.qty = 0  # signed lots: > 0 long, < 0 short
+        self.cost = 0  # signed atoms: sum of qty_i * price_i * k over open lots
+        self.leverage = leverage
+        self.isolated = isolated
+        self.margin = 0  # isolated margin in atoms (always 0 for cross)
+        self.buy_open = 0  # sum(price * leaves) of resting non-reduce-only buys
+        self.sell_open = 0  # same for sells
+        self.ro: dict[int, None] = {}  # resting reduce-only order ids, oldest first
+
+    def upnl(self, mark: int, k: int) -> int:
+        """Unrealized PnL in atoms at ``mark``."""
+        return self.qty * mark * k - self.cost
+
+    def exposure(self, mark: int, k: int) -> int:
+        """Worst-case absolute notional (atoms) if all buys or all sells filled.
+
+        ``max(|Q*M + buys|, |Q*M - sells|)``: the position at the mark, with open
+        orders at their own prices.  Orders that would reduce the position first
+        net against it, as on exchanges that charge margin only for the side
+        that increases risk.
+        """
+        qn = self.qty * mark
+        up = qn + self.buy_open
+        down = qn - self.sell_open
+        return max(up if up >= 0 else -up, down if down >= 0 else -down) * k
+
+    def claim(self, mark: int, k: int) -> int:
+        """What this position takes from the cross wallet's available balance (atoms).
+
+        Cross: initial margin of its worst-case exposure minus its unrealized PnL
+        (a profit frees margin, a loss uses it).  Isolated: only the part of the
+        initial margin that its own margin does not already cover.
+        """
+        im = initial_margin(self.exposure(mark, k), self.leverage)
+        if self.isolated:
+            return im - self.margin if im > self.margin else 0
+        return im - (self.qty * mark * k - self.cost)
+
+    def entry_price(self, k: int) -> float | None:
+        """Average entry price in ticks (float, for display only)."""
+        return self.cost / (self.qty * k) if self.qty else None
+
+    def is_idle(self) -> bool:
+        """Flat, no margin and no open orders: the position can be forgotten."""
+        return not (self.qty or self.margin or self.buy_open or self.sell_open or self.ro)
+
+
+class Account:
+    """A trader's cross wallet and positions."""
+
+    __slots__ = ("id", "positions", "wallet")
+
+    def __init__(self, acct_id: int, wallet: int = 0) -> None:
+        self.id = acct_id
+        self.wallet = wallet
+        self.positions: dict[int, Position] = {}
+
+    def position(self, sym: int) -> Position | None:
+        return self.positions.get(sym)
+
+
+# ----------------------------------------------------------------------------- views
+def available_balance(acct: Account, markets: Sequence[Market]) -> int:
+    """Cash (atoms) free for new orders: wallet minus every position's claim.
+
+    Positions in a symbol without a mark yet count at their cost (no PnL).
+    """
+    avail = acct.wallet
+    for pos in acct.positions.values():
+        m = markets[pos.sym]
+        mark = m.mark
+        if mark is None:
+            continue
+        avail -= pos.claim(mark, m.k)
+    return avail
+
+
+def cross_margin_balance(acct: Account, markets: Sequence[Market]) -> int:
+    """Wallet plus the unrealized PnL of cross positions (atoms)."""
+    total = acct.wallet
+    for pos in acct.positions.values():
+        mark = markets[pos.sym].mark
+        if not pos.isolated and pos.qty and mark is not None:
+            total += pos.upnl(mark, markets[pos.sym].k)
+    return total
+
+
+def cross_maintenance(acct: Account, markets: Sequence[Market], *, skip: int = -1) -> int:
+    """Maintenance margin (atoms) of the cross positions, except symbol ``skip``."""
+    total = 0
+    for pos in acct.positions.values():
+        m = markets[pos.sym]
+        if pos.isolated or not pos.qty or pos.sym == skip or m.mark is None:
+            continue
+        total += maintenance_margin(m.brackets, abs(pos.qty) * m.mark * m.k)
+    return total
+
+
+def equity(acct: Account, markets: Sequence[Market]) -> int:
+    """Everything the account owns at the marks: wallet, isolated margins, all PnL."""
+    total = acct.wallet
+    for pos in acct.positions.values():
+        total += pos.margin
+        mark = markets[pos.sym].mark
+        if pos.qty and mark is not None:
+            total += pos.upnl(mark, markets[pos.sym].k)
+    return total
+
+
+def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:
+    """Cash behind one position apart from its own PnL (``equity_other`` in margin.py)."""
+    if pos.isolated:
+        return pos.margin
+    back = acct.wallet
+    for other in acct.positions.values():
+        if other is pos or other.isolated or not other.qty:
+            continue
+        m = markets[other.sym]
+        if m.mark is None:
+            continue
+        back += other.upnl(m.mark, m.k)
+        if with_mm:
+            back -= maintenance_margin(m.brackets, abs(other.qty) * m.mark * m.k)
+    return back
+
+
+def position_liquidation_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
+    """Liquidation price in ticks of the account's position in ``sym`` (other marks fixed)."""
+    pos = acct.positions.get(sym)
+    if pos is None or not pos.qty:
+        return None
+    m = markets[sym]
+    back = _backing(acct, pos, markets, with_mm=True)
+    return liquidation_price(pos.qty, pos.cost, m.k, back, m.brackets)
+
+
+def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
+    """Bankruptcy price in ticks of the account's position in ``sym`` (other marks fixed)."""
+    pos = acct.positions.get(sym)
+    if pos is None or not pos.qty:
+        return None
+    back = _backing(acct, pos, markets, with_mm=False)
+    return bankruptcy_price(pos.qty, pos.cost, markets[sym].k, back)

@@ -1,0 +1,740 @@
+"""The exchange core: validation, pre-trade risk, the books and clearing, as one state machine.
+
+:class:`ExchangeCore` is the single writer of all exchange state.  Every request
+(deposit, mark, leverage, submit, cancel, amend) is a synchronous method that
+either changes the state and appends events to :attr:`ExchangeCore.events`, or
+appends one ``REJECTED`` event and changes nothing.  Bad input of any shape
+(wrong types, off-grid decimals, unknown ids) is a reject with a reason code,
+never an exception.  The actor layer wraps this class; nothing here awaits.
+
+Prices are ticks and quantities lots (ints).  ``Decimal`` prices and quantities
+are also accepted and converted on the symbol's grid, so an off-tick price is
+rejected with ``BAD_PRICE`` rather than silently rounded.  Symbols may be named
+by index or by name.
+
+Pre-trade risk: an order that raises its position's worst-case exposure
+(:meth:`exsim.core.accounts.Position.exposure`, which counts resting orders) must
+fit the risk limit of its leverage (the bracket's max leverage at the new
+notional) and leave the account's available balance non-negative after the
+extra initial margin and the taker fee it could pay.  Orders that do not raise
+exposure (including every reduce-only order) are never refused for margin.
+
+Known simplification: reduce-only is enforced when an order is placed and
+whenever its position changes (orders are trimmed to the position).  Inside a
+single sweep by one taker, a reduce-only maker can still fill past zero if a
+normal order of the same account on the same side was filled earlier in that
+sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TypeGuard
+
+from exsim.core import events as ev
+from exsim.core.accounts import Account, Position, available_balance
+from exsim.core.book import INF, NO_FILLS, OrderBook
+from exsim.core.clearing import Ledger, apply_trade, fee
+from exsim.core.events import ACCEPTED, CANCELLED, FILL
+from exsim.core.margin import max_leverage_for
+from exsim.core.orders import (
+    BUY,
+    FLAG_POST_ONLY,
+    FLAG_REDUCE_ONLY,
+    FOK,
+    GTC,
+    IOC,
+    LIMIT,
+    POST_ONLY,
+    SELL,
+    STP_CANCEL_TAKER,
+    CancelReason,
+    Reject,
+)
+from exsim.core.symbols import Market, SymbolSpec
+from exsim.core.units import PPM, ceil_div
+
+MAX_UNITS = 1 << 53
+"""Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
+
+_SUBMIT = int(ev.Request.SUBMIT)
+_CANCEL = int(ev.Request.CANCEL)
+_AMEND = int(ev.Request.AMEND)
+_C_USER = int(CancelReason.USER)
+_C_IOC = int(CancelReason.IOC_REMAINDER)
+_C_FOK = int(CancelReason.FOK_UNFILLABLE)
+_C_STP_TAKER = int(CancelReason.STP_TAKER)
+_C_STP_MAKER = int(CancelReason.STP_MAKER)
+_C_RO_TRIM = int(CancelReason.REDUCE_ONLY_TRIM)
+
+
+def _is_int(x: object) -> TypeGuard[int]:
+    """An int or IntEnum, but not a bool (``True`` is not a quantity)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _on_grid(value: object, step: Decimal) -> int | None:
+    """A positive int below :data:`MAX_UNITS` from an int or an on-grid Decimal, else ``None``."""
+    if _is_int(value):
+        n = int(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        q = value / step
+        if q != q.to_integral_value():
+            return None
+        n = int(q)
+    else:
+        return None
+    return n if 0 < n < MAX_UNITS else None
+
+
+def _small_enum(value: object, size: int) -> int | None:
+    """An int (or IntEnum) in ``range(size)``, else ``None``."""
+    if _is_int(value) and 0 <= value < size:
+        return int(value)
+    return None
+
+
+class ExchangeCore:
+    """Books, accounts and the ledger of one exchange; see the module docstring."""
+
+    def __init__(self, symbols: Sequence[SymbolSpec], *, stp: int = STP_CANCEL_TAKER) -> None:
+        if not symbols:
+            raise ValueError("an exchange needs at least one symbol")
+        names = [s.name for s in symbols]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate symbol names: {names}")
+        if not 0 <= stp <= 3:
+            raise ValueError(f"unknown self-trade prevention mode {stp}")
+        self.markets: list[Market] = [Market(i, s) for i, s in enumerate(symbols)]
+        self.symbol_index: dict[str, int] = {s.name: i for i, s in enumerate(symbols)}
+        self.accounts: dict[int, Account] = {}
+        self.ledger = Ledger()
+        self.stp_default = stp
+        self.events: list[ev.Event] = []
+
+    # ================================================================== lookups
+    def market(self, sym: object) -> Market | None:
+        """The market for a symbol index or name, or ``None``."""
+        if type(sym) is int:
+            return self.markets[sym] if 0 <= sym < len(self.markets) else None
+        if isinstance(sym, str):
+            i = self.symbol_index.get(sym)
+            return None if i is None else self.markets[i]
+        if _is_int(sym):
+            return self.market(int(sym))
+        return None
+
+    def account(self, acct_id: object) -> Account | None:
+        return self.accounts.get(acct_id) if _is_int(acct_id) else None
+
+    def position_of(self, acct_id: int, sym: int | str) -> Position | None:
+        """An account's position in a symbol, if it has one."""
+        acct = self.account(acct_id)
+        m = self.market(sym)
+        return None if acct is None or m is None else acct.positions.get(m.index)
+
+    def book(self, sym: int | str) -> OrderBook:
+        m = self.market(sym)
+        if m is None:
+            raise KeyError(sym)
+        return m.book
+
+    def _reject(self, request: int, sym: object, oid: object, acct: object,
+                reason: Reject) -> bool:
+        m = self.market(sym) if sym is not None else None
+        self.events.append((ev.REJECTED, request, -1 if m is None else m.index,
+                            int(oid) if _is_int(oid) else -1,
+                            int(acct) if _is_int(acct) else -1,
+                            int(reason)))
+        return False
+
+    # ================================================================== cash and settings
+    def deposit(self, acct_id: int, amount: int) -> bool:
+        """Credit ``amount`` atoms to an account's wallet, opening the account if new."""
+        if not _is_int(acct_id):
+            return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id,
+                                Reject.UNKNOWN_ACCOUNT)
+        if not _is_int(amount) or amount <= 0:
+            return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id, Reject.BAD_AMOUNT)
+        acct_id, amount = int(acct_id), int(amount)
+        acct = self.accounts.get(acct_id)
+        if acct is None:
+            acct = self.accounts[acct_id] = Account(acct_id)
+        acct.wallet += amount
+        self.ledger.deposits += amount
+        self.events.append((ev.DEPOSIT, acct_id, amount))
+        return True
+
+    def withdraw(self, acct_id: int, amount: int) -> bool:
+        """Pay ``amount`` atoms out of the wallet, if that much is available."""
+        req = int(ev.Request.WITHDRAW)
+        acct = self.account(acct_id)
+        if acct is None:
+            return self._reject(req, None, None, acct_id, Reject.UNKNOWN_ACCOUNT)
+        if not _is_int(amount) or amount <= 0:
+            return self._reject(req, None, None, acct_id, Reject.BAD_AMOUNT)
+        if available_balance(acct, self.markets) < amount:
+            return self._reject(req, None, None, acct_id, Reject.INSUFFICIENT_MARGIN)
+        acct.wallet -= amount
+        self.ledger.deposits -= amount
+        self.events.append((ev.DEPOSIT, acct.id, -amount))
+        return True
+
+    def set_mark(self, sym: int | str, price: int) -> bool:
+        """Set a symbol's mark price (ticks), the price every margin figure uses."""
+        m = self.market(sym)
+        if m is None:
+            return self._reject(int(ev.Request.MARK), sym, None, None, Reject.UNKNOWN_SYMBOL)
+        p = _on_grid(price, m.spec.contract.tick_size)
+        if p is None:
+            return self._reject(int(ev.Request.MARK), sym, None, None, Reject.BAD_PRICE)
+        m.mark = p
+        self.events.append((ev.MARK, m.index, p))
+        return True
+
+    def _settings_target(self, req: int, acct_id: int, sym: int | str
+                         ) -> tuple[Account, Market] | None:
+        acct = self.account(acct_id)
+        if acct is None:
+            self._reject(req, sym, None, acct_id, Reject.UNKNOWN_ACCOUNT)
+            return None
+        m = self.market(sym)
+        if m is None:
+            self._reject(req, sym, None, acct_id, Reject.UNKNOWN_SYMBOL)
+            return None
+        return acct, m
+
+    def _position(self, acct: Account, m: Market) -> tuple[Position, bool]:
+        """The account's position in ``m``, or a fresh one not yet attached (``True``)."""
+        pos = acct.positions.get(m.index)
+        if pos is None:
+            return Position(m.index, m.spec.default_leverage), True
+        return pos, False
+
+    def set_leverage(self, acct_id: int, sym: int | str, leverage: int) -> bool:
+        """Change a position's leverage, if its risk limit and the account's margin allow."""
+        req = int(ev.Request.LEVERAGE)
+        target = self._settings_target(req, acct_id, sym)
+        if target is None:
+            return False
+        acct, m = target
+        if not _is_int(leverage) or not 1 <= leverage <= m.spec.max_leverage:
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_LEVERAGE)
+        leverage = int(leverage)
+        pos, new = self._position(acct, m)
+        if pos.qty or pos.buy_open or pos.sell_open:
+            if m.mark is None:
+                return self._reject(req, m.index, None, acct.id, Reject.NO_MARK_PRICE)
+            exposure = pos.exposure(m.mark, m.k)
+            if leverage > max_leverage_for(m.brackets, exposure):
+                return self._reject(req, m.index, None, acct.id, Reject.RISK_LIMIT)
+            old = pos.leverage
+            pos.leverage = leverage
+            if leverage < old and available_balance(acct, self.markets) < 0:
+                pos.leverage = old
+                return self._reject(req, m.index, None, acct.id, Reject.INSUFFICIENT_MARGIN)
+        pos.leverage = leverage
+        if new:
+            acct.positions[m.index] = pos
+        self.events.append((ev.LEVERAGE, m.index, acct.id, leverage, int(pos.isolated)))
+        return True
+
+    def set_margin_mode(self, acct_id: int, sym: int | str, isolated: bool) -> bool:
+        """Switch a symbol between cross and isolated margin (only while flat with no orders)."""
+        req = int(ev.Request.MARGIN_MODE)
+        target = self._settings_target(req, acct_id, sym)
+        if target is None:
+            return False
+        acct, m = target
+        if not isinstance(isolated, bool):
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
+        pos, new = self._position(acct, m)
+        if pos.qty or pos.buy_open or pos.sell_open or pos.ro or pos.margin:
+            return self._reject(req, m.index, None, acct.id, Reject.POSITION_OR_ORDERS_OPEN)
+        pos.isolated = isolated
+        if new:
+            acct.positions[m.index] = pos
+        self.events.append((ev.LEVERAGE, m.index, acct.id, pos.leverage, int(isolated)))
+        return True
+
+    def adjust_isolated_margin(self, acct_id: int, sym: int | str, amount: int) -> bool:
+        """Move ``amount`` atoms from the wallet into an isolated position (``< 0``: back).
+
+        Adding needs that much available balance; removing must leave the
+        position at least its initial margin.
+        """
+        req = int(ev.Request.ISOLATED_MARGIN)
+        target = self._settings_target(req, acct_id, sym)
+        if target is None:
+            return False
+        acct, m = target
+        pos = acct.positions.get(m.index)
+        if pos is None or not pos.isolated or not pos.qty:
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
+        if not _is_int(amount) or amount == 0:
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_AMOUNT)
+        amount = int(amount)
+        if amount > 0:
+            if available_balance(acct, self.markets) < amount:
+                return self._reject(req, m.index, None, acct.id, Reject.INSUFFICIENT_MARGIN)
+        else:
+            mark = m.mark if m.mark is not None else 0
+            keep = ceil_div(abs(pos.qty) * mark * m.k, pos.leverage) - min(pos.upnl(mark, m.k), 0)
+            if pos.margin + amount < keep:
+                return self._reject(req, m.index, None, acct.id, Reject.INSUFFICIENT_MARGIN)
+        acct.wallet -= amount
+        pos.margin += amount
+        self.events.append((ev.ISOLATED_MARGIN, m.index, acct.id, amount))
+        return True
+
+    # ================================================================== orders
+    def submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
+               price: int | Decimal | None = None, order_type: int = LIMIT, tif: int = GTC,
+               reduce_only: bool = False, stp: int | None = None) -> bool:
+        """Place an order.  Returns whether it was accepted (see :attr:`events` for the rest).
+
+        ``order_type`` LIMIT needs ``price``; MARKET ignores it and trades as IOC
+        within the symbol's price band around the mark.  ``tif`` is GTC, IOC,
+        FOK or POST_ONLY (limit orders only).  ``stp`` defaults to the exchange's
+        self-trade prevention mode.
+        """
+        # -- shape: one test for the common all-int request, a careful one otherwise
+        if stp is None:
+            stp = self.stp_default
+        markets = self.markets
+        if (type(sym) is int and type(acct_id) is int and type(oid) is int
+                and type(side) is int and type(qty) is int and type(order_type) is int
+                and type(tif) is int and type(stp) is int and type(reduce_only) is bool
+                and 0 <= sym < len(markets) and 0 <= side <= 1 and 0 < qty < MAX_UNITS
+                and 0 <= order_type <= 1 and 0 <= tif <= 3 and 0 <= stp <= 3):
+            m = markets[sym]
+            acct = self.accounts.get(acct_id)
+            if acct is None:
+                return self._reject(_SUBMIT, sym, oid, acct_id, Reject.UNKNOWN_ACCOUNT)
+        else:
+            checked = self._check_shape(acct_id, sym, oid, side, qty, order_type, tif,
+                                        reduce_only, stp)
+            if checked is None:
+                return False
+            m, acct, oid, side, qty, order_type, tif, stp = checked
+        book = m.book
+        mark = m.mark
+        if order_type == 0:  # LIMIT
+            if type(price) is not int or not 0 < price < MAX_UNITS:
+                p = _on_grid(price, m.spec.contract.tick_size)
+                if p is None:
+                    return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_PRICE)
+                price = p
+            limit = check_price = price
+        elif tif in (POST_ONLY, FOK):
+            return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_REQUEST)
+        elif mark is not None:
+            limit, check_price = self._market_limits(m, book, side, mark)
+        if oid in book.orders:
+            return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.DUPLICATE_ORDER_ID)
+        if mark is None:
+            return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.NO_MARK_PRICE)
+        pos = acct.positions.get(m.index)
+        new_pos = pos is None
+        if pos is None:
+            pos = Position(m.index, m.spec.default_leverage)
+        # -- reduce-only must shrink the position; post-only must not cross ------
+        if reduce_only:
+            q = pos.qty
+            room = abs(q) - sum(book.orders[o][4] for o in pos.ro)
+            if q == 0 or (q > 0) == (side == BUY) or room <= 0:
+                return self._reject(_SUBMIT, m.index, oid, acct.id,
+                                    Reject.REDUCE_ONLY_WOULD_INCREASE)
+        elif tif == POST_ONLY and book.would_cross(side, limit):
+            return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.POST_ONLY_WOULD_CROSS)
+        # -- pre-trade risk (reduce-only orders cannot add exposure) -------------
+        else:
+            reason = self._risk_check(acct, pos, m, side, check_price * qty, mark)
+            if reason is not None:
+                return self._reject(_SUBMIT, m.index, oid, acct.id, reason)
+        if reduce_only and tif == POST_ONLY and book.would_cross(side, limit):
+            return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.POST_ONLY_WOULD_CROSS)
+        # -- accepted ----------------------------------------------------------------
+        if new_pos:
+            acct.positions[m.index] = pos
+        flags = (tif == POST_ONLY) | (reduce_only << 1) | (stp << 2)
+        events = self.events
+        aid = acct.id
+        events.append((ACCEPTED, m.index, oid, aid, side, limit if order_type == 0 else 0,
+                       qty, order_type, tif, flags))
+        if reduce_only and qty > room:
+            events.append((CANCELLED, m.index, oid, aid, qty - room, _C_RO_TRIM))
+            qty = room
+        if tif == GTC and order_type == 0:
+            fills = book.limit(oid, side, limit, qty, aid, stp, flags)
+        elif tif == IOC or order_type == 1:
+            fills = book.ioc(oid, side, limit, qty, aid, stp)
+        elif tif == FOK:
+            fills = book.fok(oid, side, limit, qty, aid, stp)
+        else:
+            book.post(oid, side, limit, qty, aid, flags)
+            fills = NO_FILLS
+        if book.stp_cancelled:
+            self._stp_makers(m)
+        rested = book.rested
+        filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
+        if rested:
+            if reduce_only:
+                pos.ro[oid] = None
+            elif side == BUY:
+                pos.buy_open += limit * rested
+            else:
+                pos.sell_open += limit * rested
+            if filled + rested == qty:
+                return True
+        elif filled == qty:
+            return True
+        if (tif == GTC and order_type == 0) or book.stp_stopped:
+            why = _C_STP_TAKER
+        else:
+            why = _C_FOK if tif == FOK else _C_IOC
+        events.append((CANCELLED, m.index, oid, aid, qty - filled - rested, why))
+        return True
+
+    def _check_shape(self, acct_id: object, sym: object, oid: object, side: object, qty: object,
+                     order_type: object, tif: object, reduce_only: object, stp: object
+                     ) -> tuple[Market, Account, int, int, int, int, int, int] | None:
+        """Slow-path validation of a submit's fields (names, enums, Decimals); rejects itself."""
+        m = self.market(sym)
+        if m is None:
+            self._reject(_SUBMIT, sym, oid, acct_id, Reject.UNKNOWN_SYMBOL)
+            return None
+        acct = self.account(acct_id)
+        if acct is None:
+            self._reject(_SUBMIT, m.index, oid, acct_id, Reject.UNKNOWN_ACCOUNT)
+            return None
+        if not _is_int(oid):
+            self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_REQUEST)
+            return None
+        side_, type_, tif_, stp_ = (_small_enum(side, 2), _small_enum(order_type, 2),
+                                    _small_enum(tif, 4), _small_enum(stp, 4))
+        if (side_ is None or type_ is None or tif_ is None or stp_ is None
+                or not isinstance(reduce_only, bool)):
+            self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_REQUEST)
+            return None
+        lots = _on_grid(qty, m.spec.contract.lot_size)
+        if lots is None:
+            self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_QTY)
+            return None
+        return m, acct, int(oid), side_, lots, type_, tif_, stp_
+
+    @staticmethod
+    def _market_limits(m: Market, book: OrderBook, side: int, mark: int) -> tuple[int, int]:
+        """A market order's protection limit and the price its margin is judged at.
+
+        With a band, both are the band's edge around the mark (the worst fill
+        the order can get).  Without one the order may sweep the book, and its
+        margin is judged at the opposite touch (the mark if that side is empty).
+        """
+        band = m.band
+        if band is not None:
+            if side == BUY:
+                limit = mark * (PPM + band) // PPM
+            else:
+                limit = -(-mark * (PPM - band) // PPM)
+            return limit, limit
+        if side == BUY:
+            touch = book.best_ask
+            return INF - 1, touch if touch < INF else mark
+        touch = book.best_bid
+        return 1 - INF, touch if touch > -INF else mark
+
+    def _risk_check(self, acct: Account, pos: Position, m: Market, side: int, added: int,
+                    mark: int) -> Reject | None:
+        """``None`` if adding ``added`` tick-lots of orders on ``side`` is allowed, else why not.
+
+        Written out flat because it runs for every order: no builtins, no helper
+        calls on the common path (one position, first bracket).
+        """
+        qn = pos.qty * mark
+        up = qn + pos.buy_open  # position if every resting buy filled
+        down = qn - pos.sell_open  # ... every resting sell; up >= down always
+        before = up if up > -down else -down  # = max(|up|, |down|) since up >= down
+        if side == BUY:
+            after = up + added
+        else:
+            after = added - down
+        if after <= before:
+            return None
+        k = m.k
+        lev = pos.leverage
+        after *= k
+        before *= k
+        # the first bracket answers most orders; larger positions look their tier up
+        if (after >= m.tier1_cap or lev > m.tier1_lev) and lev > max_leverage_for(
+                m.brackets, after):
+            return Reject.RISK_LIMIT
+        im_before = -(-before // lev)
+        im_after = -(-after // lev)
+        if pos.isolated:
+            margin = pos.margin
+            extra = (im_after - margin if im_after > margin else 0) - (
+                im_before - margin if im_before > margin else 0)
+            claim_before = im_before - margin if im_before > margin else 0
+        else:
+            extra = im_after - im_before
+            claim_before = im_before - (pos.qty * mark * k - pos.cost)
+        taker = m.taker_fee
+        need = extra - (-(added * k * taker) // PPM) if taker > 0 else extra
+        positions = acct.positions
+        if len(positions) <= 1 and (not positions or m.index in positions):
+            available = acct.wallet - claim_before if positions else acct.wallet
+        else:
+            available = available_balance(acct, self.markets)
+        if available < need:
+            return Reject.INSUFFICIENT_MARGIN
+        return None
+
+    def _clear(self, m: Market, acct: Account, pos: Position, oid: int, side: int,
+               fills: list[tuple[int, int, int, int, int]]) -> int:
+        """Settle a taker's fills: positions, PnL, fees, makers' open orders.  Returns lots."""
+        k = m.k
+        maker_rate = m.maker_fee
+        taker_rate = m.taker_fee
+        accounts = self.accounts
+        append = self.events.append
+        sym = m.index
+        taker_id = acct.id
+        dq = 1 if side == BUY else -1
+        filled = fees = 0
+        trim: list[tuple[Account, Position]] | None = None
+        for moid, _, price, q, macct_id in fills:
+            filled += q
+            notional = price * q * k
+            tfee = -(-notional * taker_rate // PPM)  # rounded up
+            mfee = (-(-notional * maker_rate // PPM) if maker_rate >= 0
+                    else -(notional * -maker_rate // PPM))  # charge up, rebate down
+            fees += tfee + mfee
+            acct.wallet -= tfee
+            macct = accounts[macct_id]
+            mpos = macct.positions[sym]
+            macct.wallet -= mfee
+            append((FILL, sym, price, q, oid, taker_id, side, moid, macct_id, tfee, mfee,
+                    apply_trade(acct, pos, dq * q, price, k),
+                    apply_trade(macct, mpos, -dq * q, price, k)))
+            if mpos.ro:
+                if moid in mpos.ro:
+                    if moid not in m.book.orders:
+                        del mpos.ro[moid]
+                elif side == BUY:
+                    mpos.sell_open -= price * q
+                else:
+                    mpos.buy_open -= price * q
+                if trim is None:
+                    trim = []
+                trim.append((macct, mpos))
+            elif side == BUY:
+                mpos.sell_open -= price * q
+            else:
+                mpos.buy_open -= price * q
+        self.ledger.fee_pool += fees
+        if pos.ro:
+            self._trim_reduce_only(m, acct, pos)
+        if trim is not None:
+            for owner, p in trim:
+                if p.ro:
+                    self._trim_reduce_only(m, owner, p)
+        return filled
+
+    def _stp_makers(self, m: Market) -> None:
+        """Account for maker orders that self-trade prevention removed from the book."""
+        book = m.book
+        for o in book.stp_cancelled:
+            oid, acct_id, side, price, leaves, _flags = o
+            pos = self.accounts[acct_id].positions[m.index]
+            self._forget_resting(pos, oid, side, price, leaves)
+            self.events.append((CANCELLED, m.index, oid, acct_id, leaves, _C_STP_MAKER))
+        book.stp_cancelled.clear()
+
+    @staticmethod
+    def _attach_resting(pos: Position, oid: int, side: int, price: int, leaves: int,
+                        reduce_only: bool) -> None:
+        """Count a resting order in its position's open-order sums (or reduce-only list)."""
+        if reduce_only:
+            pos.ro[oid] = None
+        elif side == BUY:
+            pos.buy_open += price * leaves
+        else:
+            pos.sell_open += price * leaves
+
+    @staticmethod
+    def _forget_resting(pos: Position, oid: int, side: int, price: int, leaves: int) -> None:
+        """Remove a resting order's contribution to its position's open-order sums."""
+        if oid in pos.ro:
+            del pos.ro[oid]
+        elif side == BUY:
+            pos.buy_open -= price * leaves
+        else:
+            pos.sell_open -= price * leaves
+
+    def _trim_reduce_only(self, m: Market, acct: Account, pos: Position) -> None:
+        """Cancel or shrink reduce-only orders so that they cannot outgrow the position.
+
+        The oldest orders keep their size; newer ones are trimmed first.
+        """
+        book = m.book
+        q = pos.qty
+        closing_side = SELL if q > 0 else BUY
+        room = abs(q)
+        for oid in list(pos.ro):
+            o = book.orders[oid]
+            leaves = o[4]
+            if q == 0 or o[2] != closing_side or room == 0:
+                book.cancel(oid)
+                del pos.ro[oid]
+                self.events.append((CANCELLED, m.index, oid, acct.id, leaves, _C_RO_TRIM))
+            elif leaves > room:
+                book.reduce(oid, room)
+                self.events.append((CANCELLED, m.index, oid, acct.id, leaves - room,
+                                    _C_RO_TRIM))
+                room = 0
+            else:
+                room -= leaves
+
+    def cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
+        """Cancel a resting order of this account."""
+        markets = self.markets
+        if type(sym) is int and 0 <= sym < len(markets):
+            m = markets[sym]
+        else:
+            found = self.market(sym)
+            if found is None:
+                return self._reject(_CANCEL, sym, oid, acct_id, Reject.UNKNOWN_SYMBOL)
+            m = found
+        acct = self.accounts.get(acct_id) if type(acct_id) is int else self.account(acct_id)
+        if acct is None:
+            return self._reject(_CANCEL, m.index, oid, acct_id, Reject.UNKNOWN_ACCOUNT)
+        o = m.book.orders.get(oid) if type(oid) is int or _is_int(oid) else None
+        if o is None or o[1] != acct.id:
+            return self._reject(_CANCEL, m.index, oid, acct.id, Reject.UNKNOWN_ORDER)
+        oid, _, side, price, leaves, _ = o
+        m.book.cancel(oid)
+        pos = acct.positions[m.index]
+        if pos.ro and oid in pos.ro:
+            del pos.ro[oid]
+        elif side == BUY:
+            pos.buy_open -= price * leaves
+        else:
+            pos.sell_open -= price * leaves
+        self.events.append((CANCELLED, m.index, oid, acct.id, leaves, _C_USER))
+        return True
+
+    def amend(self, acct_id: int, sym: int | str, oid: int, price: int | Decimal,
+              qty: int | Decimal) -> bool:
+        """Change a resting order's price and open quantity (``qty`` = new leaves).
+
+        Same price and fewer lots keeps queue priority; a new price or more lots
+        loses it, and a new price that crosses trades like a new limit order.
+        """
+        m = self.market(sym)
+        if m is None:
+            return self._reject(_AMEND, sym, oid, acct_id, Reject.UNKNOWN_SYMBOL)
+        acct = self.account(acct_id)
+        if acct is None:
+            return self._reject(_AMEND, m.index, oid, acct_id, Reject.UNKNOWN_ACCOUNT)
+        book = m.book
+        o = book.orders.get(oid) if _is_int(oid) else None
+        if o is None or o[1] != acct.id:
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.UNKNOWN_ORDER)
+        new_qty = _on_grid(qty, m.spec.contract.lot_size)
+        if new_qty is None:
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.BAD_QTY)
+        new_price = _on_grid(price, m.spec.contract.tick_size)
+        if new_price is None:
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.BAD_PRICE)
+        oid, _, side, old_price, old_leaves, flags = o
+        pos = acct.positions[m.index]
+        reduce_only = bool(flags & FLAG_REDUCE_ONLY)
+        moved = new_price != old_price
+        if flags & FLAG_POST_ONLY and moved and book.would_cross(side, new_price):
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.POST_ONLY_WOULD_CROSS)
+        if reduce_only and new_qty > old_leaves:
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.REDUCE_ONLY_WOULD_INCREASE)
+        if m.mark is None:
+            return self._reject(_AMEND, m.index, oid, acct.id, Reject.NO_MARK_PRICE)
+        # judge the amended order against the position without the old one
+        self._forget_resting(pos, oid, side, old_price, old_leaves)
+        if not reduce_only:
+            reason = self._risk_check(acct, pos, m, side, new_price * new_qty, m.mark)
+            if reason is not None:
+                self._attach_resting(pos, oid, side, old_price, old_leaves, reduce_only)
+                return self._reject(_AMEND, m.index, oid, acct.id, reason)
+        kept = not moved and new_qty <= old_leaves
+        self.events.append((ev.AMENDED, m.index, oid, acct.id, new_price, new_qty, old_leaves,
+                            int(kept)))
+        fills = book.amend(oid, new_price, new_qty, ev.stp_of(flags))
+        if book.stp_cancelled:
+            self._stp_makers(m)
+        rested = book.rested
+        filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
+        if rested:
+            self._attach_resting(pos, oid, side, new_price, rested, reduce_only)
+        left = new_qty - filled - rested
+        if left:
+            self.events.append((CANCELLED, m.index, oid, acct.id, left, _C_STP_TAKER))
+        return True
+
+    # ================================================================== invariants
+    def open_interest(self, sym: int) -> tuple[int, int]:
+        """(long lots, short lots) over all accounts: equal at all times."""
+        long = short = 0
+        for acct in self.accounts.values():
+            pos = acct.positions.get(sym)
+            if pos is not None:
+                if pos.qty > 0:
+                    long += pos.qty
+                else:
+                    short -= pos.qty
+        return long, short
+
+    def total_equity(self) -> int:
+        """Sum over accounts of wallet + isolated margin - cost, plus the ledger's accounts.
+
+        Equals ``ledger.deposits`` exactly (see :mod:`exsim.core.clearing`).
+        """
+        total = self.ledger.fee_pool + self.ledger.insurance_fund
+        for acct in self.accounts.values():
+            total += acct.wallet
+            for pos in acct.positions.values():
+                total += pos.margin - pos.cost
+        return total
+
+    def invariants(self) -> dict[str, bool]:
+        """Named checks that must hold after every request."""
+        oi_ok = all(self.open_interest(m.index)[0] == self.open_interest(m.index)[1]
+                    for m in self.markets)
+        uncrossed = all(m.book.best_bid < m.book.best_ask for m in self.markets)
+        open_ok = True
+        for m in self.markets:
+            sums: dict[int, list[int]] = {}
+            ro: dict[int, list[int]] = {}
+            for o in m.book.orders.values():
+                if o[5] & FLAG_REDUCE_ONLY:
+                    ro.setdefault(o[1], []).append(o[0])
+                else:
+                    sums.setdefault(o[1], [0, 0])[o[2]] += o[3] * o[4]
+            for acct in self.accounts.values():
+                pos = acct.positions.get(m.index)
+                if pos is None:
+                    open_ok &= acct.id not in sums and acct.id not in ro
+                    continue
+                buys, sells = sums.get(acct.id, [0, 0])
+                open_ok &= (pos.buy_open, pos.sell_open) == (buys, sells)
+                open_ok &= sorted(pos.ro) == sorted(ro.get(acct.id, []))
+        return {
+            "open_interest_balanced": oi_ok,
+            "cash_conserved": self.total_equity() == self.ledger.deposits,
+            "book_uncrossed": uncrossed,
+            "open_orders_consistent": open_ok,
+        }
+
+
+__all__ = ["MAX_UNITS", "ExchangeCore", "fee"]

@@ -1,0 +1,112 @@
+"""What the exchange core reports: one flat tuple of ints per event.
+
+Events are plain tuples because the core emits one or more per order and a
+tuple costs a fraction of any object to build; the first field is the kind,
+the layout of the rest is :data:`FIELDS`.  :func:`as_dict` names the fields
+for people and for the recorder.  Events carry no time: the actor that drives
+the core stamps each batch with the simulated time it was processed at.
+
+Quantity accounting, which tests and the recorder check: for every order,
+``ACCEPTED.qty + sum(AMENDED.leaves - AMENDED.old_leaves)`` equals the lots in
+its ``FILL`` events plus those in its ``CANCELLED`` events plus what still rests.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final, TypeAlias
+
+from exsim.core.orders import CancelReason, OrderType, Reject, Side, Stp, Tif
+
+Event: TypeAlias = tuple[int, ...]
+
+
+class Kind(IntEnum):
+    ACCEPTED = 1
+    REJECTED = 2
+    FILL = 3
+    CANCELLED = 4
+    AMENDED = 5
+    DEPOSIT = 6
+    MARK = 7
+    LEVERAGE = 8
+    ISOLATED_MARGIN = 9
+
+
+class Request(IntEnum):
+    """Which request a ``REJECTED`` event refuses."""
+
+    SUBMIT = 1
+    CANCEL = 2
+    AMEND = 3
+    DEPOSIT = 4
+    WITHDRAW = 5
+    MARK = 6
+    LEVERAGE = 7
+    MARGIN_MODE = 8
+    ISOLATED_MARGIN = 9
+
+
+ACCEPTED: Final = 1
+REJECTED: Final = 2
+FILL: Final = 3
+CANCELLED: Final = 4
+AMENDED: Final = 5
+DEPOSIT: Final = 6
+MARK: Final = 7
+LEVERAGE: Final = 8
+ISOLATED_MARGIN: Final = 9
+
+FIELDS: Final[dict[int, tuple[str, ...]]] = {
+    # price is 0 for a market order; flags: 1 post-only, 2 reduce-only, (stp << 2)
+    ACCEPTED: ("sym", "oid", "acct", "side", "price", "qty", "type", "tif", "flags"),
+    # oid is -1 where the request names no order; sym -1 where it names no symbol
+    REJECTED: ("request", "sym", "oid", "acct", "reason"),
+    # realized PnL and fees in atoms; maker_fee < 0 is a rebate
+    FILL: ("sym", "price", "qty", "taker_oid", "taker_acct", "taker_side", "maker_oid",
+           "maker_acct", "taker_fee", "maker_fee", "taker_realized", "maker_realized"),
+    CANCELLED: ("sym", "oid", "acct", "qty", "reason"),
+    AMENDED: ("sym", "oid", "acct", "price", "leaves", "old_leaves", "kept_priority"),
+    # amount < 0 is a withdrawal
+    DEPOSIT: ("acct", "amount"),
+    MARK: ("sym", "price"),
+    LEVERAGE: ("sym", "acct", "leverage", "isolated"),
+    # amount > 0 moves cash from the wallet into the isolated position, < 0 back
+    ISOLATED_MARGIN: ("sym", "acct", "amount"),
+}
+
+_ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {
+    "side": Side,
+    "taker_side": Side,
+    "type": OrderType,
+    "tif": Tif,
+}
+
+
+def as_dict(event: Event) -> dict[str, object]:
+    """Name an event's fields; enum-valued fields become their names."""
+    kind = event[0]
+    out: dict[str, object] = {"kind": Kind(kind).name}
+    for name, value in zip(FIELDS[kind], event[1:], strict=True):
+        enum = _ENUM_FIELDS.get(name)
+        if enum is not None:
+            out[name] = enum(value).name
+        elif name == "reason":
+            out[name] = (Reject if kind == REJECTED else CancelReason)(value).name
+        elif name == "request":
+            out[name] = Request(value).name
+        else:
+            out[name] = value
+    return out
+
+
+def flags_of(post_only: bool, reduce_only: bool, stp: int) -> int:
+    """Pack an order's flags as stored on the book and in ``ACCEPTED`` events."""
+    return int(post_only) | (int(reduce_only) << 1) | (stp << 2)
+
+
+def stp_of(flags: int) -> int:
+    return (flags >> 2) & 3
+
+
+__all__ = ["FIELDS", "Event", "Kind", "Request", "Stp", "as_dict", "flags_of", "stp_of"]
