@@ -1,0 +1,136 @@
+"""The network: delay lines and timers in one heap, the simulation's only timing authority.
+
+Every message between actors, and every timer an actor sets for itself, goes
+into one heap keyed ``(deliver_at, kind, sent_at, sender, sender_seq)`` with
+``kind`` 0 for data and 1 for wake-ups.  The network task sleeps until the
+earliest key is due, then delivers everything due at that instant in key
+order with ``send_nowait`` into the receivers' inboxes, in one synchronous
+pass.  Because every latency is > 0, nothing sent at instant ``t`` can be due
+at ``t``: when the clock reaches ``t`` the heap already holds all of it, and
+the delivery order cannot depend on which task trio ran first.  That is what
+makes a run reproducible byte for byte (../shared/DESIGN.md section 2).
+
+Under ``trio.testing.MockClock(autojump_threshold=0)`` the clock jumps as soon
+as every task is blocked, so simulated time runs as fast as the CPU allows and
+the network pays one clock wake-up per distinct instant, not one per message.
+Simulated time is an integer number of nanoseconds (:attr:`Network.now`);
+trio's float clock is only used to wait.
+
+Senders call :meth:`Network.send` synchronously (it only pushes onto the heap);
+if the new item is due before the instant the network is sleeping towards,
+the network's wake-up deadline is moved earlier.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import trio
+
+from exsim.actors.latency import NS_PER_S, LatencyModel
+from exsim.rng import stream
+
+DATA = 0
+WAKE = 1
+
+
+@attrs.define(slots=True)
+class Wake:
+    """A timer an actor set for itself (:meth:`Network.wake`), delivered to its own inbox."""
+
+    token: object = None
+
+
+class Network:
+    """Delay lines between registered actors, plus their timers; see the module docstring."""
+
+    def __init__(self, run_seed: int, default: LatencyModel, *,
+                 per_sender: Mapping[int, LatencyModel] | None = None,
+                 per_link: Mapping[tuple[int, int], LatencyModel] | None = None) -> None:
+        self.run_seed = run_seed
+        self.default = default
+        self.per_sender = dict(per_sender or {})
+        self.per_link = dict(per_link or {})
+        self.now = 0  # simulated time, ns
+        self.delivered = 0
+        self._heap: list[tuple[int, int, int, int, int, int, Any]] = []
+        self._inboxes: dict[int, trio.MemorySendChannel[Any]] = {}
+        self._seq: dict[int, int] = {}
+        self._rngs: dict[int, random.Random] = {}
+        self._scope: trio.CancelScope | None = None
+        self._target = 0  # the instant the network is sleeping towards
+        self._origin = 0.0  # trio time at simulated 0
+
+    # ------------------------------------------------------------------ wiring
+    def register(self, actor_id: int) -> trio.MemoryReceiveChannel[Any]:
+        """Give an actor an id on the network; returns its inbox."""
+        if actor_id in self._inboxes:
+            raise ValueError(f"actor id {actor_id} is already registered")
+        send, receive = trio.open_memory_channel[Any](math.inf)
+        self._inboxes[actor_id] = send
+        self._seq[actor_id] = 0
+        self._rngs[actor_id] = stream(self.run_seed, "latency", actor_id)
+        return receive
+
+    def latency(self, sender: int, dest: int) -> LatencyModel:
+        """The model for a link: the link's own, else the sender's, else the default."""
+        model = self.per_link.get((sender, dest))
+        if model is None:
+            model = self.per_sender.get(sender, self.default)
+        return model
+
+    # ------------------------------------------------------------------ sending
+    def _push(self, deliver_at: int, kind: int, sender: int, dest: int, msg: object) -> None:
+        seq = self._seq[sender] + 1
+        self._seq[sender] = seq
+        heapq.heappush(self._heap, (deliver_at, kind, self.now, sender, seq, dest, msg))
+        if deliver_at < self._target and self._scope is not None:
+            self._target = deliver_at
+            self._scope.deadline = self._origin + deliver_at / NS_PER_S
+
+    def send(self, sender: int, dest: int, msg: object) -> int:
+        """Send ``msg`` from ``sender`` to ``dest``; returns the instant it will arrive."""
+        if dest not in self._inboxes:
+            raise KeyError(f"no actor {dest} on the network")
+        delay = self.latency(sender, dest).draw(self._rngs[sender])
+        if delay <= 0:
+            raise ValueError(f"latency model for {sender}->{dest} drew {delay} ns; must be > 0")
+        deliver_at = self.now + delay
+        self._push(deliver_at, DATA, sender, dest, msg)
+        return deliver_at
+
+    def wake(self, actor: int, at: int, token: object = None) -> None:
+        """Deliver ``Wake(token)`` to ``actor`` at instant ``at`` (> now), after data due then."""
+        if at <= self.now:
+            raise ValueError(f"wake-up at {at} ns is not after now ({self.now} ns)")
+        self._push(at, WAKE, actor, actor, Wake(token))
+
+    # ------------------------------------------------------------------ the clock
+    async def run(self, until: int) -> None:
+        """Deliver everything due up to ``until`` (ns, inclusive), then return with now = until."""
+        heap = self._heap
+        inboxes = self._inboxes
+        self._origin = trio.current_time() - self.now / NS_PER_S
+        while True:
+            target = heap[0][0] if heap and heap[0][0] < until else until
+            if target > self.now:
+                self._target = target
+                with trio.CancelScope(deadline=self._origin + target / NS_PER_S) as scope:
+                    self._scope = scope
+                    await trio.sleep_forever()
+                self._scope = None
+                target = self._target
+            if not heap or heap[0][0] > target:
+                self.now = until
+                return
+            t = heap[0][0]
+            self.now = t
+            while heap and heap[0][0] == t:
+                item = heapq.heappop(heap)
+                inboxes[item[5]].send_nowait(item[6])
+                self.delivered += 1
