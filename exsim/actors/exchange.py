@@ -1,0 +1,130 @@
+"""The exchange actor: a single-server queue in front of the pure exchange core.
+
+Requests (:class:`~exsim.actors.messages.Submit`, ``Cancel``, ``Amend``) arrive
+through the network and wait in FIFO order; each takes ``service_ns`` of
+simulated time, and its effect on the core happens when its service completes.
+Under a burst (a crash) the queue grows, and orders, cancels and liquidation
+orders meet a book that has moved while they waited: that is where slippage
+comes from, not from a random number.  With ``service_ns == 0`` requests are
+applied on arrival.
+
+Mark prices from the oracle are control plane: applied on arrival, not queued.
+
+After each request the actor sends each account owner the events that concern
+it (its private stream) and the recorder every event, stamped with the time.
+The hot path is the synchronous core call; the only awaits are on the inbox.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import trio
+
+from exsim.actors.messages import Amend, Cancel, Events, Request, SetMark, Submit
+from exsim.actors.network import Network, Wake
+from exsim.core.engine import ExchangeCore
+from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, REJECTED, Event
+
+
+def owners_of(event: Event) -> tuple[int, ...]:
+    """The account ids an event concerns (its private-stream recipients)."""
+    kind = event[0]
+    if kind == FILL:
+        return (event[5], event[8])
+    if kind == REJECTED:
+        return (event[4],)
+    if kind in (ACCEPTED, CANCELLED, AMENDED):
+        return (event[3],)
+    return ()
+
+
+class ExchangeActor:
+    """See the module docstring.  ``owners`` maps account id -> actor id of its agent."""
+
+    def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
+                 recorder: int | None = None) -> None:
+        if service_ns < 0:
+            raise ValueError(f"service time must be >= 0 ns, got {service_ns}")
+        self.core = core
+        self.net = net
+        self.id = actor_id
+        self.service_ns = service_ns
+        self.recorder = recorder
+        self.owners: dict[int, int] = {}
+        self.inbox = net.register(actor_id)
+        self.queue: deque[Request] = deque()
+        self.busy = False
+        self.processed = 0
+        self.max_queue = 0
+
+    def route(self, acct: int, actor_id: int) -> None:
+        """Send account ``acct``'s private events to ``actor_id``."""
+        self.owners[acct] = actor_id
+
+    async def run(self) -> None:
+        receive_nowait = self.inbox.receive_nowait
+        while True:
+            msg = await self.inbox.receive()
+            while True:  # drain everything delivered at this instant
+                self._on_message(msg)
+                try:
+                    msg = receive_nowait()
+                except trio.WouldBlock:
+                    break
+
+    def _on_message(self, msg: Any) -> None:
+        if isinstance(msg, Wake):
+            self._apply(self.queue.popleft())
+            if self.queue:
+                self.net.wake(self.id, self.net.now + self.service_ns)
+            else:
+                self.busy = False
+        elif isinstance(msg, SetMark):
+            self.core.set_mark(msg.sym, msg.price)
+            self._publish()
+        elif self.service_ns == 0:
+            self._apply(msg)
+        else:
+            self.queue.append(msg)
+            if len(self.queue) > self.max_queue:
+                self.max_queue = len(self.queue)
+            if not self.busy:
+                self.busy = True
+                self.net.wake(self.id, self.net.now + self.service_ns)
+
+    def _apply(self, req: Request) -> None:
+        core = self.core
+        if isinstance(req, Submit):
+            core.submit(req.acct, req.sym, req.oid, req.side, req.qty, req.price,
+                        req.order_type, req.tif, req.reduce_only, req.stp)
+        elif isinstance(req, Cancel):
+            core.cancel(req.acct, req.sym, req.oid)
+        elif isinstance(req, Amend):
+            core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
+        else:
+            raise TypeError(f"exchange actor cannot handle {req!r}")
+        self.processed += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """Route the core's new events: each owner its own, the recorder all."""
+        events = self.core.events
+        if not events:
+            return
+        now = self.net.now
+        per_owner: dict[int, list[Event]] = {}
+        owners = self.owners
+        for e in events:
+            for acct in owners_of(e):
+                owner = owners.get(acct)
+                if owner is not None:
+                    mine = per_owner.setdefault(owner, [])
+                    if not mine or mine[-1] is not e:  # both sides of a fill may share an owner
+                        mine.append(e)
+        for owner, mine in per_owner.items():
+            self.net.send(self.id, owner, Events(now, mine))
+        if self.recorder is not None:
+            self.net.send(self.id, self.recorder, Events(now, list(events)))
+        events.clear()

@@ -1,0 +1,63 @@
+"""Requests that travel over the network to the exchange actor, and what comes back.
+
+Small mutable-slots attrs classes (a frozen attrs class costs about 3x as much
+to build, see ../shared/bench/README.md); treat them as immutable.  The time a
+message was sent, its sender and the sender's sequence number travel in the
+network's heap key, not in the message.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from exsim.core.events import Event
+from exsim.core.orders import GTC, LIMIT
+
+
+@attrs.define(slots=True)
+class Submit:
+    acct: int
+    sym: int
+    oid: int
+    side: int
+    qty: int
+    price: int | None = None
+    order_type: int = LIMIT
+    tif: int = GTC
+    reduce_only: bool = False
+    stp: int | None = None
+
+
+@attrs.define(slots=True)
+class Cancel:
+    acct: int
+    sym: int
+    oid: int
+
+
+@attrs.define(slots=True)
+class Amend:
+    acct: int
+    sym: int
+    oid: int
+    price: int
+    qty: int
+
+
+@attrs.define(slots=True)
+class SetMark:
+    """From the oracle: control plane, applied on arrival rather than queued behind orders."""
+
+    sym: int
+    price: int
+
+
+@attrs.define(slots=True)
+class Events:
+    """Core events produced at simulated time ``at`` (ns), to an account owner or the recorder."""
+
+    at: int
+    events: list[Event]
+
+
+Request = Submit | Cancel | Amend
