@@ -247,7 +247,11 @@ class OrderBook:
     # ------------------------------------------------------------------ order entry
     def limit(self, oid: int, side: int, price: int, qty: int, acct: int = 0,
               stp: int = STP_NONE, flags: int = 0) -> list[Fill]:
-        """Good-till-cancelled limit order: match what crosses, rest the rest."""
+        """Good-till-cancelled limit order: match what crosses, rest the rest.
+
+        The resting part is :meth:`_rest` written out per side: this is the
+        hottest call of the book, and the extra call and side test cost ~10%.
+        """
         if side == BUY:
             if price >= self.best_ask:
                 fills: list[Fill] = []
