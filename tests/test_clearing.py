@@ -116,9 +116,9 @@ def test_open_reduce_flip_close_by_hand() -> None:
 def test_partial_close_rounding_loses_no_atom() -> None:
     """Long 3 lots bought at 10, 11, 11 ticks (cost 320,000 atoms); sell 1 then 2 at 12.
 
-    First close removes floor(320,000 / 3) = 106,666 of cost: realized 13,334.
-    Second removes the rest, 213,334: realized 26,666.  Total 40,000 =
-    3 x 12 x k - 320,000 exactly.
+    First close removes ceil(320,000 / 3) = 106,667 of cost (the exchange's side of
+    the rounding): realized 13,333.  Second removes the rest, 213,333: realized
+    26,667.  Total 40,000 = 3 x 12 x k - 320,000 exactly.
     """
     acct = Account(1, 0)
     pos = Position(0, 10)
@@ -126,9 +126,9 @@ def test_partial_close_rounding_loses_no_atom() -> None:
     for p in (10, 11, 11):
         assert apply_trade(acct, pos, 1, p, k) == 0
     assert pos.cost == 320_000
-    assert apply_trade(acct, pos, -1, 12, k) == 13_334
-    assert (pos.qty, pos.cost) == (2, 213_334)
-    assert apply_trade(acct, pos, -2, 12, k) == 26_666
+    assert apply_trade(acct, pos, -1, 12, k) == 13_333
+    assert (pos.qty, pos.cost) == (2, 213_333)
+    assert apply_trade(acct, pos, -2, 12, k) == 26_667
     assert (pos.qty, pos.cost, acct.wallet) == (0, 0, 40_000)
 
 
@@ -137,6 +137,14 @@ def test_short_partial_close_and_flip() -> None:
     pos = Position(0, 10)
     k = 1
     apply_trade(acct, pos, -4, 100, k)  # short 4 @ 100: cost -400
+    # a short's odd split also rounds against the trader: 4 lots with proceeds 401,
+    # bought back 1 at 100: exact gain 100.25 - 100 = 0.25, paid 0 (removes ceil(-100.25))
+    other = Account(2, 0)
+    odd = Position(0, 10)
+    apply_trade(other, odd, -4, 100, k)
+    odd.cost -= 1
+    assert apply_trade(other, odd, 1, 100, k) == 0
+    assert odd.cost == -301
     assert apply_trade(acct, pos, 1, 90, k) == 10  # buy back 1 @ 90: +10
     assert (pos.qty, pos.cost) == (-3, -300)
     assert apply_trade(acct, pos, 5, 110, k) == -30  # close 3 @ 110 (-30), open long 2 @ 110

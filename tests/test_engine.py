@@ -61,6 +61,9 @@ BAD_SUBMITS: list[tuple[str, dict[str, Any], Reject]] = [
     ("reduce_only not a bool", {"reduce_only": 1}, Reject.BAD_REQUEST),
     ("post-only market", {"order_type": MARKET, "tif": POST_ONLY}, Reject.BAD_REQUEST),
     ("oid of wrong type", {"oid": "x"}, Reject.BAD_REQUEST),
+    ("negative oid", {"oid": -1}, Reject.BAD_REQUEST),
+    ("astronomically large Decimal qty", {"qty": Decimal("1e999999")}, Reject.BAD_QTY),
+    ("astronomically large Decimal price", {"price": Decimal("9e999999")}, Reject.BAD_PRICE),
     ("duplicate live oid", {"oid": 100}, Reject.DUPLICATE_ORDER_ID),
     ("too large for the margin", {"qty": lots(10)}, Reject.INSUFFICIENT_MARGIN),
     ("reduce-only while flat", {"reduce_only": True}, Reject.REDUCE_ONLY_WOULD_INCREASE),
@@ -107,6 +110,8 @@ def test_other_bad_requests_are_rejects(core: ExchangeCore) -> None:
         (lambda: core.withdraw(1, -5), Reject.BAD_AMOUNT),
         (lambda: core.deposit(1, 0), Reject.BAD_AMOUNT),
         (lambda: core.deposit(None, 5), Reject.UNKNOWN_ACCOUNT),  # type: ignore[arg-type]
+        (lambda: core.deposit(-1, 5), Reject.UNKNOWN_ACCOUNT),
+        (lambda: core.set_mark(0, Decimal("1e999999")), Reject.BAD_PRICE),
         (lambda: core.adjust_isolated_margin(1, 0, 5), Reject.BAD_REQUEST),  # not isolated
     ]
     for call, reason in cases:
@@ -236,4 +241,49 @@ def test_isolated_margin_adjustments(core: ExchangeCore) -> None:
     assert pos.margin == usd("3501")
     assert not core.adjust_isolated_margin(1, 0, -usd(600))  # below initial margin
     assert core.adjust_isolated_margin(1, 0, -usd(400))
+    assert all(core.invariants().values())
+
+
+def test_a_crossing_sell_is_judged_at_the_bids_it_will_hit() -> None:
+    """10 USDT cannot short 1 BTC by naming a limit of 0.1: it would fill at the 30,000 bid."""
+    core = ExchangeCore([spec()])
+    core.set_mark(0, px(30000))
+    core.deposit(1, usd(1_000_000))
+    core.deposit(2, usd(10))
+    assert core.submit(1, 0, 1, BUY, lots(1), px(30000))
+    before = snapshot(core)
+    assert not core.submit(2, 0, 2, SELL, lots(1), 1)
+    assert core.events[-1][5] == Reject.INSUFFICIENT_MARGIN and snapshot(core) == before
+    # the same through an amend: a far ask moved down through the bid
+    core.deposit(2, usd(100))  # 110 in all
+    assert core.submit(2, 0, 3, SELL, lots("0.01"), px(60000))  # 600 notional: 60 IM + 0.30 fee
+    assert not core.amend(2, 0, 3, 1, lots("0.1"))
+    assert core.events[-1][5] == Reject.INSUFFICIENT_MARGIN
+
+
+def test_unbanded_market_buy_is_judged_at_the_depth_it_sweeps() -> None:
+    """Asks of 0.1 BTC at 30,000 and 1 BTC at 90,000; a market buy of 0.5 sweeps to 90,000."""
+    core = ExchangeCore([spec(market_band=None)])
+    core.set_mark(0, px(30000))
+    core.deposit(1, usd(1_000_000))
+    core.deposit(2, usd(2_000))
+    core.submit(1, 0, 1, SELL, lots("0.1"), px(30000))
+    core.submit(1, 0, 2, SELL, lots(1), px(90000))
+    # judged at 30,000 it would need 1,500 + fees; at 90,000 it needs 4,500
+    assert not core.submit(2, 0, 3, BUY, lots("0.5"), order_type=MARKET)
+    assert core.events[-1][5] == Reject.INSUFFICIENT_MARGIN
+    assert core.submit(2, 0, 4, BUY, lots("0.2"), order_type=MARKET)  # 1,800 at 90,000
+
+
+def test_amend_that_keeps_priority_keeps_reduce_only_seniority(core: ExchangeCore) -> None:
+    assert core.submit(1, 0, 1, BUY, lots(1), order_type=MARKET)
+    assert core.submit(1, 0, 2, SELL, lots("0.5"), px(31000), reduce_only=True)  # older
+    assert core.submit(1, 0, 3, SELL, lots("0.5"), px(31000), reduce_only=True)
+    assert core.amend(1, 0, 2, px(31000), lots("0.4"))  # keeps its place
+    core.submit(2, 0, 50, BUY, lots("0.5"), px(30000))
+    core.events.clear()
+    assert core.submit(1, 0, 4, SELL, lots("0.5"), px(30000))  # position 1 -> 0.5
+    # the newer order is trimmed first: 0.4 + 0.1 fit the 0.5 left
+    assert core.book(0).orders[2][4] == lots("0.4")
+    assert core.book(0).orders[3][4] == lots("0.1")
     assert all(core.invariants().values())

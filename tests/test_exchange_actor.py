@@ -52,6 +52,7 @@ def scenario(service_ns: int) -> dict[str, Any]:
             for a in inboxes:
                 n.start_soon(listen, a)
             net.send(MAKER, EXCHANGE, SetMark(0, 1000))
+            net.send(MAKER, EXCHANGE, "not a request")  # dropped and counted, not fatal
             for i, price in enumerate((1000, 1001, 1002)):
                 net.send(MAKER, EXCHANGE, Submit(MAKER, 0, i + 1, SELL, 1, price))
             await net.run(until=9 * MS)
@@ -60,6 +61,7 @@ def scenario(service_ns: int) -> dict[str, Any]:
             net.send(MAKER, EXCHANGE, Cancel(MAKER, 0, 3))
             await net.run(until=100 * MS)
             n.cancel_scope.cancel()
+        assert ex.dropped == 1
         return {"got": got, "log": log, "max_queue": ex.max_queue, "core": core}
 
     return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))  # type: ignore[no-any-return]

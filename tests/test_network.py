@@ -181,3 +181,10 @@ def test_unknown_destination_and_past_wake_ups_are_errors() -> None:
         net.wake(1, 0)
     with pytest.raises(ValueError, match="already registered"):
         net.register(1)
+
+    async def backwards() -> None:
+        await net.run(until=100)
+        await net.run(until=50)
+
+    with pytest.raises(ValueError, match="clock is at 100 ns"):
+        run_virtual(backwards)

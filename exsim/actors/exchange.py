@@ -56,8 +56,8 @@ class ExchangeActor:
         self.inbox = net.register(actor_id)
         self.queue: deque[Request] = deque()
         self.busy = False
-        self.processed = 0
         self.max_queue = 0
+        self.dropped = 0  # messages of a kind the exchange does not handle
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -84,6 +84,8 @@ class ExchangeActor:
         elif isinstance(msg, SetMark):
             self.core.set_mark(msg.sym, msg.price)
             self._publish()
+        elif not isinstance(msg, (Submit, Cancel, Amend)):
+            self.dropped += 1  # a stray message must not take the exchange down
         elif self.service_ns == 0:
             self._apply(msg)
         else:
@@ -101,11 +103,8 @@ class ExchangeActor:
                         req.order_type, req.tif, req.reduce_only, req.stp)
         elif isinstance(req, Cancel):
             core.cancel(req.acct, req.sym, req.oid)
-        elif isinstance(req, Amend):
-            core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
         else:
-            raise TypeError(f"exchange actor cannot handle {req!r}")
-        self.processed += 1
+            core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
         self._publish()
 
     def _publish(self) -> None:

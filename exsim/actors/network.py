@@ -57,7 +57,6 @@ class Network:
         self.per_sender = dict(per_sender or {})
         self.per_link = dict(per_link or {})
         self.now = 0  # simulated time, ns
-        self.delivered = 0
         self._heap: list[tuple[int, int, int, int, int, int, Any]] = []
         self._inboxes: dict[int, trio.MemorySendChannel[Any]] = {}
         self._seq: dict[int, int] = {}
@@ -113,6 +112,8 @@ class Network:
     # ------------------------------------------------------------------ the clock
     async def run(self, until: int) -> None:
         """Deliver everything due up to ``until`` (ns, inclusive), then return with now = until."""
+        if until < self.now:
+            raise ValueError(f"cannot run until {until} ns: the clock is at {self.now} ns")
         heap = self._heap
         inboxes = self._inboxes
         self._origin = trio.current_time() - self.now / NS_PER_S
@@ -133,4 +134,3 @@ class Network:
             while heap and heap[0][0] == t:
                 item = heapq.heappop(heap)
                 inboxes[item[5]].send_nowait(item[6])
-                self.delivered += 1

@@ -89,10 +89,6 @@ class Position:
         """Average entry price in ticks (float, for display only)."""
         return self.cost / (self.qty * k) if self.qty else None
 
-    def is_idle(self) -> bool:
-        """Flat, no margin and no open orders: the position can be forgotten."""
-        return not (self.qty or self.margin or self.buy_open or self.sell_open or self.ro)
-
 
 class Account:
     """A trader's cross wallet and positions."""
@@ -104,15 +100,13 @@ class Account:
         self.wallet = wallet
         self.positions: dict[int, Position] = {}
 
-    def position(self, sym: int) -> Position | None:
-        return self.positions.get(sym)
-
 
 # ----------------------------------------------------------------------------- views
 def available_balance(acct: Account, markets: Sequence[Market]) -> int:
     """Cash (atoms) free for new orders: wallet minus every position's claim.
 
-    Positions in a symbol without a mark yet count at their cost (no PnL).
+    Positions in a symbol without a mark yet are skipped (no claim, no PnL); the
+    engine refuses orders in such a symbol, so they can only be empty.
     """
     avail = acct.wallet
     for pos in acct.positions.values():
@@ -122,38 +116,6 @@ def available_balance(acct: Account, markets: Sequence[Market]) -> int:
             continue
         avail -= pos.claim(mark, m.k)
     return avail
-
-
-def cross_margin_balance(acct: Account, markets: Sequence[Market]) -> int:
-    """Wallet plus the unrealized PnL of cross positions (atoms)."""
-    total = acct.wallet
-    for pos in acct.positions.values():
-        mark = markets[pos.sym].mark
-        if not pos.isolated and pos.qty and mark is not None:
-            total += pos.upnl(mark, markets[pos.sym].k)
-    return total
-
-
-def cross_maintenance(acct: Account, markets: Sequence[Market], *, skip: int = -1) -> int:
-    """Maintenance margin (atoms) of the cross positions, except symbol ``skip``."""
-    total = 0
-    for pos in acct.positions.values():
-        m = markets[pos.sym]
-        if pos.isolated or not pos.qty or pos.sym == skip or m.mark is None:
-            continue
-        total += maintenance_margin(m.brackets, abs(pos.qty) * m.mark * m.k)
-    return total
-
-
-def equity(acct: Account, markets: Sequence[Market]) -> int:
-    """Everything the account owns at the marks: wallet, isolated margins, all PnL."""
-    total = acct.wallet
-    for pos in acct.positions.values():
-        total += pos.margin
-        mark = markets[pos.sym].mark
-        if pos.qty and mark is not None:
-            total += pos.upnl(mark, markets[pos.sym].k)
-    return total
 
 
 def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:

@@ -42,6 +42,7 @@ from exsim.core.orders import (
     STP_NONE,
 )
 
+# Layout of a resting order.  The matching loops use the literal indices.
 OID: Final = 0
 ACCT: Final = 1
 SIDE: Final = 2
@@ -94,6 +95,20 @@ class OrderBook:
         bids = [(p, sum(o[LEAVES] for o in self.bids[p])) for p in self.bid_prices[: -n - 1 : -1]]
         asks = [(-p, sum(o[LEAVES] for o in self.asks[-p])) for p in self.ask_prices[: -n - 1 : -1]]
         return bids, asks
+
+    def sweep_price(self, side: int, qty: int) -> int | None:
+        """The last opposite price a taker of ``qty`` lots would reach (``None``: side empty)."""
+        if side == BUY:
+            levels, prices, sign = self.asks, self.ask_prices, -1
+        else:
+            levels, prices, sign = self.bids, self.bid_prices, 1
+        price = None
+        for key in reversed(prices):
+            price = sign * key
+            qty -= sum(o[LEAVES] for o in levels[price])
+            if qty <= 0:
+                break
+        return price
 
     def would_cross(self, side: int, price: int) -> bool:
         """Would a limit order at ``price`` take liquidity right now?"""
@@ -219,9 +234,9 @@ class OrderBook:
 
     def _rest(self, o: BookOrder) -> None:
         """Put an order at the back of its price level."""
-        price = o[3]
-        self.orders[o[0]] = o
-        if o[2] == BUY:
+        price = o[PRICE]
+        self.orders[o[OID]] = o
+        if o[SIDE] == BUY:
             q = self.bids.get(price)
             if q is None:
                 self.bids[price] = deque((o,))
@@ -348,8 +363,8 @@ class OrderBook:
 
     def _unlink(self, o: BookOrder) -> None:
         """Take an order (already out of ``orders``) out of its level."""
-        price = o[3]
-        if o[2] == BUY:
+        price = o[PRICE]
+        if o[SIDE] == BUY:
             q = self.bids[price]
             q.remove(o)
             if not q:
@@ -374,7 +389,7 @@ class OrderBook:
 
     def reduce(self, oid: int, leaves: int) -> None:
         """Lower a resting order's leaves in place, keeping its priority (0 < leaves <= old)."""
-        self.orders[oid][4] = leaves
+        self.orders[oid][LEAVES] = leaves
 
     def amend(self, oid: int, price: int, leaves: int, stp: int = STP_NONE) -> list[Fill]:
         """Change a resting order's price and/or open quantity.
@@ -385,10 +400,10 @@ class OrderBook:
         ``leaves > 0`` (and refused a post-only amend that would cross).
         """
         o = self.orders[oid]
-        if price == o[3] and leaves <= o[4]:
-            o[4] = leaves
+        if price == o[PRICE] and leaves <= o[LEAVES]:
+            o[LEAVES] = leaves
             self.rested = leaves
             return NO_FILLS
         del self.orders[oid]
         self._unlink(o)
-        return self.limit(oid, o[2], price, leaves, o[1], stp, o[5])
+        return self.limit(oid, o[SIDE], price, leaves, o[ACCT], stp, o[FLAGS])

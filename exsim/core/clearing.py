@@ -15,9 +15,10 @@ so the identity above says "total equity at any mark equals what was deposited",
 with no rounding anywhere.  When every position is closed every cost is zero
 and the wallets, the fee pool and the fund add up to the deposits.
 
-Partial reductions remove ``cost * closed / qty`` rounded down; the remainder
-stays in the position's cost basis and is realized when it closes, so no atom
-is created or lost.  Fees are whole atoms: a taker fee (and a positive maker
+Partial reductions remove ``cost * closed / qty`` rounded up (so realized PnL
+is rounded down, in the exchange's favour); the remainder stays in the
+position's cost basis and is realized when it closes, so no atom is created or
+lost.  Fees are whole atoms: a taker fee (and a positive maker
 fee) is rounded up, a maker rebate is rounded down.
 """
 
@@ -68,7 +69,8 @@ def apply_trade(acct: Account, pos: Position, dq: int, price: int, k: int) -> in
     # reduce, close or flip: ``closing`` has the sign of dq and closes at most |q|
     closing = dq if (dq if dq > 0 else -dq) <= (q if q > 0 else -q) else -q
     new_q = q + closing
-    removed = pos.cost if new_q == 0 else (pos.cost * -closing) // q
+    # ceil(cost * closed / qty): the larger removal, so realized PnL is rounded down
+    removed = pos.cost if new_q == 0 else -((pos.cost * closing) // q)
     realized = -closing * price * k - removed
     pos.qty = new_q
     pos.cost -= removed

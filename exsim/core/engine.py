@@ -35,9 +35,9 @@ from typing import TypeGuard
 from exsim.core import events as ev
 from exsim.core.accounts import Account, Position, available_balance
 from exsim.core.book import INF, NO_FILLS, OrderBook
-from exsim.core.clearing import Ledger, apply_trade, fee
+from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
-from exsim.core.margin import max_leverage_for
+from exsim.core.margin import initial_margin, max_leverage_for
 from exsim.core.orders import (
     BUY,
     FLAG_POST_ONLY,
@@ -53,7 +53,7 @@ from exsim.core.orders import (
     Reject,
 )
 from exsim.core.symbols import Market, SymbolSpec
-from exsim.core.units import PPM, ceil_div
+from exsim.core.units import PPM
 
 MAX_UNITS = 1 << 53
 """Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
@@ -79,7 +79,8 @@ def _on_grid(value: object, step: Decimal) -> int | None:
     if _is_int(value):
         n = int(value)
     elif isinstance(value, Decimal):
-        if not value.is_finite():
+        # refuse non-finite and absurdly large values before any arithmetic on them
+        if not value.is_finite() or value.adjusted() > 30:
             return None
         q = value / step
         if q != q.to_integral_value():
@@ -154,7 +155,7 @@ class ExchangeCore:
     # ================================================================== cash and settings
     def deposit(self, acct_id: int, amount: int) -> bool:
         """Credit ``amount`` atoms to an account's wallet, opening the account if new."""
-        if not _is_int(acct_id):
+        if not _is_int(acct_id) or acct_id < 0:
             return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id,
                                 Reject.UNKNOWN_ACCOUNT)
         if not _is_int(amount) or amount <= 0:
@@ -282,7 +283,8 @@ class ExchangeCore:
                 return self._reject(req, m.index, None, acct.id, Reject.INSUFFICIENT_MARGIN)
         else:
             mark = m.mark if m.mark is not None else 0
-            keep = ceil_div(abs(pos.qty) * mark * m.k, pos.leverage) - min(pos.upnl(mark, m.k), 0)
+            keep = (initial_margin(abs(pos.qty) * mark * m.k, pos.leverage)
+                    - min(pos.upnl(mark, m.k), 0))
             if pos.margin + amount < keep:
                 return self._reject(req, m.index, None, acct.id, Reject.INSUFFICIENT_MARGIN)
         acct.wallet -= amount
@@ -305,7 +307,7 @@ class ExchangeCore:
         if stp is None:
             stp = self.stp_default
         markets = self.markets
-        if (type(sym) is int and type(acct_id) is int and type(oid) is int
+        if (type(sym) is int and type(acct_id) is int and type(oid) is int and oid >= 0
                 and type(side) is int and type(qty) is int and type(order_type) is int
                 and type(tif) is int and type(stp) is int and type(reduce_only) is bool
                 and 0 <= sym < len(markets) and 0 <= side <= 1 and 0 < qty < MAX_UNITS
@@ -332,11 +334,13 @@ class ExchangeCore:
         elif tif in (POST_ONLY, FOK):
             return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_REQUEST)
         elif mark is not None:
-            limit, check_price = self._market_limits(m, book, side, mark)
+            limit, check_price = self._market_limits(m, book, side, qty, mark)
         if oid in book.orders:
             return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.DUPLICATE_ORDER_ID)
         if mark is None:
             return self._reject(_SUBMIT, m.index, oid, acct.id, Reject.NO_MARK_PRICE)
+        if side == SELL and book.best_bid > check_price:
+            check_price = book.best_bid  # a crossing sell fills at the bids, above its limit
         pos = acct.positions.get(m.index)
         new_pos = pos is None
         if pos is None:
@@ -382,12 +386,7 @@ class ExchangeCore:
         rested = book.rested
         filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
         if rested:
-            if reduce_only:
-                pos.ro[oid] = None
-            elif side == BUY:
-                pos.buy_open += limit * rested
-            else:
-                pos.sell_open += limit * rested
+            self._attach_resting(pos, oid, side, limit, rested, reduce_only)
             if filled + rested == qty:
                 return True
         elif filled == qty:
@@ -411,7 +410,7 @@ class ExchangeCore:
         if acct is None:
             self._reject(_SUBMIT, m.index, oid, acct_id, Reject.UNKNOWN_ACCOUNT)
             return None
-        if not _is_int(oid):
+        if not _is_int(oid) or oid < 0:
             self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_REQUEST)
             return None
         side_, type_, tif_, stp_ = (_small_enum(side, 2), _small_enum(order_type, 2),
@@ -427,12 +426,14 @@ class ExchangeCore:
         return m, acct, int(oid), side_, lots, type_, tif_, stp_
 
     @staticmethod
-    def _market_limits(m: Market, book: OrderBook, side: int, mark: int) -> tuple[int, int]:
-        """A market order's protection limit and the price its margin is judged at.
+    def _market_limits(m: Market, book: OrderBook, side: int, qty: int, mark: int
+                       ) -> tuple[int, int]:
+        """A market order's protection limit, and the price its margin is judged at.
 
-        With a band, both are the band's edge around the mark (the worst fill
-        the order can get).  Without one the order may sweep the book, and its
-        margin is judged at the opposite touch (the mark if that side is empty).
+        With a band, the limit is the band's edge around the mark.  Margin is
+        judged at the highest price the order can trade at: the limit for a buy
+        (the caller raises a sell's to the best bid), or without a band the
+        last ask a buy of ``qty`` would reach (the mark if there are no asks).
         """
         band = m.band
         if band is not None:
@@ -442,10 +443,9 @@ class ExchangeCore:
                 limit = -(-mark * (PPM - band) // PPM)
             return limit, limit
         if side == BUY:
-            touch = book.best_ask
-            return INF - 1, touch if touch < INF else mark
-        touch = book.best_bid
-        return 1 - INF, touch if touch > -INF else mark
+            reach = book.sweep_price(BUY, qty)
+            return INF - 1, mark if reach is None else reach
+        return 1 - INF, mark
 
     def _risk_check(self, acct: Account, pos: Position, m: Market, side: int, added: int,
                     mark: int) -> Reject | None:
@@ -617,13 +617,7 @@ class ExchangeCore:
             return self._reject(_CANCEL, m.index, oid, acct.id, Reject.UNKNOWN_ORDER)
         oid, _, side, price, leaves, _ = o
         m.book.cancel(oid)
-        pos = acct.positions[m.index]
-        if pos.ro and oid in pos.ro:
-            del pos.ro[oid]
-        elif side == BUY:
-            pos.buy_open -= price * leaves
-        else:
-            pos.sell_open -= price * leaves
+        self._forget_resting(acct.positions[m.index], oid, side, price, leaves)
         self.events.append((CANCELLED, m.index, oid, acct.id, leaves, _C_USER))
         return True
 
@@ -660,10 +654,14 @@ class ExchangeCore:
             return self._reject(_AMEND, m.index, oid, acct.id, Reject.REDUCE_ONLY_WOULD_INCREASE)
         if m.mark is None:
             return self._reject(_AMEND, m.index, oid, acct.id, Reject.NO_MARK_PRICE)
-        # judge the amended order against the position without the old one
-        self._forget_resting(pos, oid, side, old_price, old_leaves)
+        kept = not moved and new_qty <= old_leaves
+        # judge the amended order against the position without the old one; a
+        # reduce-only order that keeps its priority also keeps its place in ``ro``
+        if not (reduce_only and kept):
+            self._forget_resting(pos, oid, side, old_price, old_leaves)
         if not reduce_only:
-            reason = self._risk_check(acct, pos, m, side, new_price * new_qty, m.mark)
+            judged = new_price if side == BUY or book.best_bid <= new_price else book.best_bid
+            reason = self._risk_check(acct, pos, m, side, judged * new_qty, m.mark)
             if reason is not None:
                 self._attach_resting(pos, oid, side, old_price, old_leaves, reduce_only)
                 return self._reject(_AMEND, m.index, oid, acct.id, reason)
@@ -675,7 +673,7 @@ class ExchangeCore:
             self._stp_makers(m)
         rested = book.rested
         filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
-        if rested:
+        if rested and not (reduce_only and kept):
             self._attach_resting(pos, oid, side, new_price, rested, reduce_only)
         left = new_qty - filled - rested
         if left:
@@ -737,4 +735,4 @@ class ExchangeCore:
         }
 
 
-__all__ = ["MAX_UNITS", "ExchangeCore", "fee"]
+__all__ = ["MAX_UNITS", "ExchangeCore"]

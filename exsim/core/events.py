@@ -58,7 +58,7 @@ LEVERAGE: Final = 8
 ISOLATED_MARGIN: Final = 9
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
-    # price is 0 for a market order; flags: 1 post-only, 2 reduce-only, (stp << 2)
+    # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
     ACCEPTED: ("sym", "oid", "acct", "side", "price", "qty", "type", "tif", "flags"),
     # oid is -1 where the request names no order; sym -1 where it names no symbol
     REJECTED: ("request", "sym", "oid", "acct", "reason"),
@@ -100,13 +100,8 @@ def as_dict(event: Event) -> dict[str, object]:
     return out
 
 
-def flags_of(post_only: bool, reduce_only: bool, stp: int) -> int:
-    """Pack an order's flags as stored on the book and in ``ACCEPTED`` events."""
-    return int(post_only) | (int(reduce_only) << 1) | (stp << 2)
-
-
 def stp_of(flags: int) -> int:
     return (flags >> 2) & 3
 
 
-__all__ = ["FIELDS", "Event", "Kind", "Request", "Stp", "as_dict", "flags_of", "stp_of"]
+__all__ = ["FIELDS", "Event", "Kind", "Request", "Stp", "as_dict", "stp_of"]

@@ -147,12 +147,8 @@ def liquidation_price_exact(qty: int, cost: int, k: int, equity_other: int,
 def liquidation_price(qty: int, cost: int, k: int, equity_other: int,
                       brackets: Sequence[Tier]) -> int | None:
     """:func:`liquidation_price_exact` rounded to the tick: up for longs, down for shorts."""
-    exact = liquidation_price_exact(qty, cost, k, equity_other, brackets)
-    if exact is None:
-        return None
-    if qty > 0:
-        return ceil_div(exact.numerator, exact.denominator)
-    return floor_div(exact.numerator, exact.denominator)
+    return _to_tick_protecting_exchange(
+        liquidation_price_exact(qty, cost, k, equity_other, brackets), qty)
 
 
 def bankruptcy_price_exact(qty: int, cost: int, k: int, equity_other: int) -> Fraction | None:
@@ -169,7 +165,11 @@ def bankruptcy_price(qty: int, cost: int, k: int, equity_other: int) -> int | No
     A liquidation order at this price (sell for a long, buy for a short) then
     never closes beyond the point where the position's margin is exhausted.
     """
-    exact = bankruptcy_price_exact(qty, cost, k, equity_other)
+    return _to_tick_protecting_exchange(bankruptcy_price_exact(qty, cost, k, equity_other), qty)
+
+
+def _to_tick_protecting_exchange(exact: Fraction | None, qty: int) -> int | None:
+    """Round a price to the tick towards the position's entry: up for a long, down for a short."""
     if exact is None:
         return None
     if qty > 0:
