@@ -1,4 +1,4 @@
-"""Command line: ``exsim demo`` (more subcommands arrive with the actor runtime)."""
+"""Command line: ``exsim run | validate | demo``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from exsim import __version__
 
@@ -27,11 +29,107 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(summary["invariants"].values()) else 1
 
 
+def _progress_printer(duration_ns: int) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress line on stderr: simulated time, events, events per wall second."""
+    t0 = time.perf_counter()
+    tty = sys.stderr.isatty()
+    last = [0.0, -1]
+
+    def show(now_ns: int, events: int) -> None:
+        wall = time.perf_counter() - t0
+        pct = int(100 * now_ns / duration_ns)
+        if not tty and pct < last[1] + 10 and now_ns < duration_ns:
+            return
+        if tty and wall - last[0] < 0.2 and now_ns < duration_ns:
+            return
+        last[0], last[1] = wall, pct
+        bar = "#" * (pct // 5) + "." * (20 - pct // 5)
+        line = (f"[{bar}] {pct:3d}%  sim {now_ns / 1e9:9.1f}s  events {events:9d}  "
+                f"{events / max(wall, 1e-9):9.0f} ev/s  wall {wall:6.1f}s")
+        print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr,
+              flush=True)
+
+    def done() -> None:
+        if tty:
+            print(file=sys.stderr)
+
+    return show, done
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from exsim.config import ConfigError, load_config
+    from exsim.sim import AgentLoadError, Simulation
+
+    try:
+        config = load_config(args.config)
+        sim = Simulation(config, seed=args.seed)
+    except (ConfigError, AgentLoadError) as exc:
+        print(f"exsim run: {exc}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else (
+        Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
+    show, done = _progress_printer(sim.duration_ns)
+    try:
+        summary = sim.run(out, progress=None if args.quiet else show)
+    except KeyboardInterrupt:
+        done()
+        print(f"exsim run: interrupted; what was recorded is in {out}", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in exsim: the run dir still has the log
+        done()
+        print(f"exsim run: failed: {exc!r}; what was recorded is in {out}", file=sys.stderr)
+        return 1
+    done()
+    print(_summary_table(summary, out))
+    if not summary["complete"]:
+        print(f"exsim run: incomplete: {summary['reason']}\n{summary.get('error', '')}",
+              file=sys.stderr)
+        return 1
+    return 0 if all(summary["invariants"].values()) else 1
+
+
+def _summary_table(summary: dict[str, Any], out: Path) -> str:
+    rows = [("output", str(out)), ("complete", summary["complete"]),
+            ("seed", summary["seed"]), ("simulated", f"{summary['sim_seconds']:.1f} s"),
+            ("wall", f"{summary['wall_seconds']:.1f} s"), ("events", summary["events"]),
+            ("trades", summary["trades"]), ("agents", summary["agents"]),
+            ("max exchange queue", summary["max_exchange_queue"]),
+            ("digest", summary["digest"])]
+    rows += [(f"invariant {k}", "ok" if v else "FAILED")
+             for k, v in summary["invariants"].items()]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:{width}s}  {v}" for k, v in rows)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from exsim.config import ConfigError, load_config
+    from exsim.sim import AgentLoadError, Simulation
+
+    try:
+        config = load_config(args.config)
+        Simulation(config)  # resolves agent classes and funds accounts, runs nothing
+    except (ConfigError, AgentLoadError) as exc:
+        print(f"exsim validate: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.config or 'built-in quickstart'}: ok ({len(config.agents)} agent groups, "
+          f"{config.run.duration:g} simulated seconds)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="exsim", description="Exchange simulator for crypto perpetual futures.")
     parser.add_argument("--version", action="version", version=f"exsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a simulation (no CONFIG: the built-in quickstart)")
+    run.add_argument("config", nargs="?", help="TOML config file")
+    run.add_argument("--seed", type=int, help="override [run] seed")
+    run.add_argument("--out", help="output directory (default: [output] dir/name-seedN)")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+    validate = sub.add_parser("validate", help="check a config without running it")
+    validate.add_argument("config", nargs="?", help="TOML config file")
+    validate.set_defaults(func=_cmd_validate)
     demo = sub.add_parser(
         "demo", help="replay a seeded order flow through the exchange core and summarise it")
     demo.add_argument("--seed", type=int, default=7)

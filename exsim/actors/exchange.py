@@ -10,6 +10,10 @@ applied on arrival.
 
 Mark prices from the oracle are control plane: applied on arrival, not queued.
 
+With a :class:`~exsim.actors.feed.MarketFeed`, the actor publishes a snapshot of
+each symbol that changed at most once per ``feed_interval_ns``, on a timer
+aligned to multiples of the interval.
+
 After each request the actor sends each account owner the events that concern
 it (its private stream) and the recorder every event, stamped with the time.
 The hot path is the synchronous core call; the only awaits are on the inbox.
@@ -22,10 +26,16 @@ from typing import Any
 
 import trio
 
+from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import Amend, Cancel, Events, Request, SetMark, Submit
 from exsim.actors.network import Network, Wake
+from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, REJECTED, Event
+from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, MARK, REJECTED, Event
+
+FEED = "feed"  # token of the feed timer (service timers carry None)
+DEPTH = 5  # levels per side in a snapshot
+MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
 
 
 def owners_of(event: Event) -> tuple[int, ...]:
@@ -44,9 +54,12 @@ class ExchangeActor:
     """See the module docstring.  ``owners`` maps account id -> actor id of its agent."""
 
     def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
-                 recorder: int | None = None) -> None:
+                 recorder: int | None = None, feed: MarketFeed | None = None,
+                 feed_interval_ns: int = 100_000_000) -> None:
         if service_ns < 0:
             raise ValueError(f"service time must be >= 0 ns, got {service_ns}")
+        if feed_interval_ns <= 0:
+            raise ValueError(f"feed interval must be > 0 ns, got {feed_interval_ns}")
         self.core = core
         self.net = net
         self.id = actor_id
@@ -58,6 +71,12 @@ class ExchangeActor:
         self.busy = False
         self.max_queue = 0
         self.dropped = 0  # messages of a kind the exchange does not handle
+        self.feed = feed
+        self.feed_interval_ns = feed_interval_ns
+        self.feed_pending = False
+        self.dirty: set[int] = set()
+        self.last_price: list[int | None] = [None] * len(core.markets)
+        self.index: list[float | None] = [None] * len(core.markets)
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -75,14 +94,17 @@ class ExchangeActor:
                     break
 
     def _on_message(self, msg: Any) -> None:
-        if isinstance(msg, Wake):
+        if isinstance(msg, Wake) and msg.token == FEED:
+            self._publish_feed()
+        elif isinstance(msg, Wake):
             self._apply(self.queue.popleft())
             if self.queue:
                 self.net.wake(self.id, self.net.now + self.service_ns)
             else:
                 self.busy = False
         elif isinstance(msg, SetMark):
-            self.core.set_mark(msg.sym, msg.price)
+            if self.core.set_mark(msg.sym, msg.price):
+                self.index[msg.sym] = msg.index
             self._publish()
         elif not isinstance(msg, (Submit, Cancel, Amend)):
             self.dropped += 1  # a stray message must not take the exchange down
@@ -115,7 +137,12 @@ class ExchangeActor:
         now = self.net.now
         per_owner: dict[int, list[Event]] = {}
         owners = self.owners
+        dirty = self.dirty
         for e in events:
+            if e[0] == FILL:
+                self.last_price[e[1]] = e[2]
+            if e[0] in MARKET_CHANGES:
+                dirty.add(e[1])
             for acct in owners_of(e):
                 owner = owners.get(acct)
                 if owner is not None:
@@ -127,3 +154,26 @@ class ExchangeActor:
         if self.recorder is not None:
             self.net.send(self.id, self.recorder, Events(now, list(events)))
         events.clear()
+        self._schedule_feed()
+
+    def _publish_feed(self) -> None:
+        """Snapshot every symbol that changed since the last snapshot."""
+        self.feed_pending = False
+        if self.feed is None:
+            return
+        now = self.net.now
+        for sym in sorted(self.dirty):
+            m = self.core.markets[sym]
+            book = m.book
+            bids, asks = book.depth(DEPTH)
+            self.feed.publish(Snapshot(
+                now, sym, book.best_bid if book.best_bid > -INF else None,
+                book.best_ask if book.best_ask < INF else None, bids, asks,
+                self.last_price[sym], m.mark, self.index[sym]))
+        self.dirty.clear()
+
+    def _schedule_feed(self) -> None:
+        if self.feed is not None and self.dirty and not self.feed_pending:
+            step = self.feed_interval_ns
+            self.feed_pending = True
+            self.net.wake(self.id, (self.net.now // step + 1) * step, FEED)

@@ -46,10 +46,14 @@ class Amend:
 
 @attrs.define(slots=True)
 class SetMark:
-    """From the oracle: control plane, applied on arrival rather than queued behind orders."""
+    """From the oracle: control plane, applied on arrival rather than queued behind orders.
+
+    ``index`` (quote currency) rides along so that market-data snapshots show it.
+    """
 
     sym: int
     price: int
+    index: float | None = None
 
 
 @attrs.define(slots=True)

@@ -109,6 +109,17 @@ class Network:
             raise ValueError(f"wake-up at {at} ns is not after now ({self.now} ns)")
         self._push(at, WAKE, actor, actor, Wake(token))
 
+    def take_pending(self, dest: int) -> list[Any]:
+        """Remove and return the undelivered messages for ``dest``, in key order.
+
+        For the end of a run: what the recorder has not received yet is still
+        part of the run's log.
+        """
+        mine = sorted(item for item in self._heap if item[5] == dest)
+        self._heap = [item for item in self._heap if item[5] != dest]
+        heapq.heapify(self._heap)
+        return [item[6] for item in mine]
+
     # ------------------------------------------------------------------ the clock
     async def run(self, until: int) -> None:
         """Deliver everything due up to ``until`` (ns, inclusive), then return with now = until."""

@@ -1,0 +1,68 @@
+"""The recorder: receives every event batch, keeps the log, its digest and the quantity ledger.
+
+Batches arrive through the network in key order, so the log (and its sha256,
+the run's ``digest``) is the same for the same config and seed.  Each event is
+hashed as ``"<time ns> <event tuple>\\n"``.  The recorder also keeps, per order,
+the lots asked for and the lots filled or cancelled, so the end of a run can
+check that every order's quantity is accounted for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from typing import Any
+
+from exsim.actors.messages import Events
+from exsim.actors.network import Network
+from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, Event
+
+
+class Recorder:
+    def __init__(self, net: Network | None, actor_id: int) -> None:
+        self.id = actor_id
+        self.inbox = net.register(actor_id) if net is not None else None
+        self.log: list[tuple[int, Event]] = []
+        self._digest = hashlib.sha256()
+        self.asked: dict[tuple[int, int], int] = defaultdict(int)
+        self.done: dict[tuple[int, int], int] = defaultdict(int)
+        self.trades = 0
+
+    async def run(self) -> None:
+        assert self.inbox is not None
+        async for msg in self.inbox:
+            self.absorb(msg)
+
+    def absorb(self, msg: Any) -> None:
+        if not isinstance(msg, Events):
+            return
+        at = msg.at
+        update = self._digest.update
+        asked, done = self.asked, self.done
+        for e in msg.events:
+            self.log.append((at, e))
+            update(b"%d %s\n" % (at, repr(e).encode()))
+            kind = e[0]
+            if kind == FILL:
+                self.trades += 1
+                done[(e[1], e[4])] += e[3]
+                done[(e[1], e[7])] += e[3]
+            elif kind == ACCEPTED:
+                asked[(e[1], e[2])] += e[6]
+            elif kind == CANCELLED:
+                done[(e[1], e[2])] += e[4]
+            elif kind == AMENDED:
+                delta = e[5] - e[6]
+                if delta > 0:
+                    asked[(e[1], e[2])] += delta
+                else:
+                    done[(e[1], e[2])] -= delta
+
+    @property
+    def digest(self) -> str:
+        return self._digest.hexdigest()
+
+    def orders_accounted(self, resting: dict[tuple[int, int], int]) -> bool:
+        """Every order: asked == filled + cancelled + resting (``resting``: (sym, oid) -> lots)."""
+        return all(asked == self.done.get(key, 0) + resting.get(key, 0)
+                   for key, asked in self.asked.items())

@@ -1,0 +1,152 @@
+"""The public Agent API: subclass :class:`Agent`, implement ``async def run(self, ctx)``.
+
+An agent is one trio task with its own account, its own RNG stream and its own
+inbox.  Everything it does goes through ``ctx``:
+
+* orders: :meth:`Context.submit`, :meth:`Context.cancel`, :meth:`Context.amend`
+  (they travel to the exchange with the network's latency and return at once;
+  results arrive later on the agent's private stream);
+* time: :attr:`Context.now` and ``await`` :meth:`Context.sleep` (simulated time,
+  scheduled through the network so that wake-ups are ordered with data);
+* market data: :meth:`Context.market`, the conflated snapshot visible now;
+* its own stream: fills, accepts, cancels, amends and rejects of its account,
+  folded into :attr:`Context.position` (lots per symbol) and
+  :attr:`Context.open_orders` (order id -> open lots) and kept in
+  :attr:`Context.events` until the agent drains them;
+* :attr:`Context.rng`, :attr:`Context.params` (the config's ``params`` table).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import trio
+
+from exsim.actors.feed import MarketFeed, Snapshot
+from exsim.actors.messages import Amend, Cancel, Events, Submit
+from exsim.actors.network import Network, Wake
+from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, Event
+from exsim.core.orders import BUY, GTC, LIMIT
+from exsim.core.units import LinearContract
+
+NS_PER_S = 1_000_000_000
+
+
+class Agent:
+    """Base class of every strategy.  Override :meth:`run`; it may return to stop the agent."""
+
+    async def run(self, ctx: Context) -> None:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `async def run(self, ctx)`")
+
+
+class Context:
+    """What an agent can see and do; built by the simulation, one per agent."""
+
+    def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
+                 feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
+                 params: Mapping[str, Any], inbox: trio.MemoryReceiveChannel[Any]) -> None:
+        self.agent_id = agent_id
+        self.account = account
+        self.rng = rng
+        self.params = dict(params)
+        self.contracts = contracts
+        self.events: list[Event] = []  # own events not yet drained by the agent
+        self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
+        self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
+        self._net = net
+        self._exchange = exchange
+        self._feed = feed
+        self._inbox = inbox
+        self._next_oid = 0
+        self._sleeps = 0
+
+    # ------------------------------------------------------------------ time
+    @property
+    def now(self) -> int:
+        """Simulated time in nanoseconds."""
+        return self._net.now
+
+    @property
+    def now_s(self) -> float:
+        return self._net.now / NS_PER_S
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep in simulated time; own events arriving meanwhile are folded in."""
+        self._sleeps += 1
+        token = self._sleeps
+        self._net.wake(self.agent_id, self._net.now + max(1, round(seconds * NS_PER_S)), token)
+        while True:
+            msg = await self._inbox.receive()
+            if isinstance(msg, Wake):
+                if msg.token == token:
+                    return
+            elif isinstance(msg, Events):
+                self._absorb(msg.events)
+
+    def _absorb(self, events: list[Event]) -> None:
+        """Fold own events into the position and open-order mirrors."""
+        me = self.account
+        leaves = self.open_orders
+        for e in events:
+            kind = e[0]
+            if kind == FILL:
+                lots = e[3]
+                if e[5] == me:  # taker side
+                    self.position[e[1]] += lots if e[6] == BUY else -lots
+                    self._reduce(e[4], lots)
+                if e[8] == me:  # maker side (both, on a self-trade)
+                    self.position[e[1]] += -lots if e[6] == BUY else lots
+                    self._reduce(e[7], lots)
+            elif kind == ACCEPTED:
+                leaves[e[2]] = e[6]
+            elif kind == CANCELLED:
+                self._reduce(e[2], e[4])
+            elif kind == AMENDED:
+                leaves[e[2]] = e[5]
+        self.events.extend(events)
+
+    def _reduce(self, oid: int, lots: int) -> None:
+        left = self.open_orders.get(oid, 0) - lots
+        if left > 0:
+            self.open_orders[oid] = left
+        else:
+            self.open_orders.pop(oid, None)
+
+    def drain_events(self) -> list[Event]:
+        """Own events received since the last drain."""
+        out, self.events = self.events, []
+        return out
+
+    # ------------------------------------------------------------------ market data
+    def market(self, sym: int = 0) -> Snapshot | None:
+        """The latest market snapshot visible now (``None`` before the first one)."""
+        return self._feed.read(sym, self._net.now)
+
+    def ticks(self, price: Decimal | float | str, sym: int = 0) -> int:
+        """A decimal price in ticks (must be on the tick grid)."""
+        return self.contracts[sym].price_to_ticks(price)
+
+    def lots(self, qty: Decimal | float | str, sym: int = 0) -> int:
+        """A decimal quantity in lots (must be on the lot grid)."""
+        return self.contracts[sym].qty_to_lots(qty)
+
+    # ------------------------------------------------------------------ orders
+    def submit(self, side: int, qty: int, price: int | None = None, *, order_type: int = LIMIT,
+               tif: int = GTC, reduce_only: bool = False, sym: int = 0) -> int:
+        """Send an order (prices in ticks, quantities in lots); returns its order id."""
+        self._next_oid += 1
+        oid = (self.agent_id << 32) | self._next_oid
+        self._net.send(self.agent_id, self._exchange,
+                       Submit(self.account, sym, oid, side, qty, price, order_type, tif,
+                              reduce_only))
+        return oid
+
+    def cancel(self, oid: int, sym: int = 0) -> None:
+        self._net.send(self.agent_id, self._exchange, Cancel(self.account, sym, oid))
+
+    def amend(self, oid: int, price: int, qty: int, sym: int = 0) -> None:
+        self._net.send(self.agent_id, self._exchange, Amend(self.account, sym, oid, price, qty))

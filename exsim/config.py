@@ -1,0 +1,293 @@
+"""Run configuration: one TOML file -> validated attrs classes.
+
+Every section is an attrs class; :func:`load_config` walks the TOML tables
+against them.  Unknown keys, wrong types and out-of-range values raise
+:class:`ConfigError` naming the file, the key path and the bad value, and
+suggesting the nearest valid key for a typo.  ``exsim validate CONFIG`` runs
+exactly this without running anything.
+
+Sections: ``[run]`` (seed, duration, clock), ``[exchange]`` (service time,
+latency, feed), ``[[symbols]]`` (grid, fees, brackets), ``[scenario]`` (the
+index path), ``[oracle]`` (mark price), ``[[agents]]`` (class, count, params)
+and ``[output]``.  ``[liquidation]`` is reserved for the liquidation engine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import attrs
+
+from exsim.core.margin import MarginConfigError
+from exsim.core.symbols import BINANCE_BTCUSDT_2021, SymbolError, SymbolSpec, brackets_from_quote
+from exsim.core.units import LinearContract, UnitsError, rate_ppm
+
+QUICKSTART = Path(__file__).resolve().parent / "configs" / "quickstart.toml"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message says where and why."""
+
+
+@attrs.frozen
+class RunConfig:
+    seed: int = 1
+    duration: float = 3600.0  # simulated seconds
+    clock: str = "virtual"  # "virtual" (as fast as the CPU allows) or "wall"
+
+
+@attrs.frozen
+class LatencyConfig:
+    kind: str = "lognormal"  # "constant", "uniform" or "lognormal"
+    ms: float = 5.0  # constant value, uniform low, or lognormal median
+    high_ms: float = 20.0  # uniform high
+    sigma: float = 0.5  # lognormal shape
+    floor_ms: float = 1.0  # lognormal floor
+
+
+@attrs.frozen
+class ExchangeConfig:
+    service_us: float = 50.0  # simulated time the matching engine spends per request
+    stp: str = "cancel_taker"  # none, cancel_taker, cancel_maker, cancel_both
+    feed_interval_ms: float = 100.0  # market-data snapshots at most this often
+    feed_latency_ms: float = 10.0  # agents see snapshots this old or older
+    latency: LatencyConfig = LatencyConfig()
+
+
+@attrs.frozen
+class SymbolConfig:
+    name: str = "BTCUSDT"
+    tick_size: str = "0.1"
+    lot_size: str = "0.001"
+    cash_atom: str = "0.00000001"
+    maker_fee: str = "0.0002"
+    taker_fee: str = "0.0005"
+    market_band: str = "0.05"  # "0" for none
+    default_leverage: int = 20
+    # rows of [notional floor, maintenance rate, max leverage]; default Binance BTCUSDT 2021
+    brackets: tuple[tuple[object, object, int], ...] = BINANCE_BTCUSDT_2021
+
+    def spec(self) -> SymbolSpec:
+        contract = LinearContract(self.tick_size, self.lot_size, self.cash_atom)
+        band = rate_ppm(self.market_band, "market_band")
+        return SymbolSpec(self.name, contract, brackets_from_quote(contract, self.brackets),
+                          maker_fee=rate_ppm(self.maker_fee, "maker_fee"),
+                          taker_fee=rate_ppm(self.taker_fee, "taker_fee"),
+                          market_band=band or None, default_leverage=self.default_leverage)
+
+
+@attrs.frozen
+class ScenarioConfig:
+    kind: str = "gbm"  # "gbm", "flash_crash" or "constant"
+    start_price: float = 30000.0
+    step_s: float = 1.0  # resolution of the index path
+    volatility: float = 0.6  # annualised (gbm)
+    drift: float = 0.0  # annualised (gbm)
+    crash_at_s: float = 1800.0  # flash_crash: when the drop starts
+    drop: float = 0.2  # flash_crash: fraction lost at the bottom
+    fall_s: float = 300.0  # flash_crash: time to the bottom
+    recovery: float = 0.5  # flash_crash: fraction of the drop recovered
+    recover_s: float = 900.0  # flash_crash: time from the bottom to the recovered level
+
+
+@attrs.frozen
+class OracleConfig:
+    interval_ms: float = 1000.0  # mark published this often
+    basis_halflife_s: float = 30.0  # EMA of (book mid - index)
+    clamp: float = 0.005  # |mark - index| <= clamp x index
+
+
+@attrs.frozen
+class AgentConfig:
+    cls: str  # "noise", "market_maker", or "package.module:Class", or an entry-point name
+    count: int = 1
+    deposit: float = 10_000.0  # quote currency per agent
+    leverage: int = 10
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class OutputConfig:
+    dir: str = "runs"  # each run writes DIR/<name>-seed<seed>/
+    name: str = "run"
+
+
+@attrs.frozen
+class Config:
+    run: RunConfig = RunConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
+    symbols: tuple[SymbolConfig, ...] = (SymbolConfig(),)
+    scenario: ScenarioConfig = ScenarioConfig()
+    oracle: OracleConfig = OracleConfig()
+    agents: tuple[AgentConfig, ...] = ()
+    output: OutputConfig = OutputConfig()
+    liquidation: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+# ----------------------------------------------------------------------------- loading
+T = TypeVar("T")
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "run.clock": ("virtual", "wall"),
+    "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
+    "exchange.latency.kind": ("constant", "uniform", "lognormal"),
+    "scenario.kind": ("gbm", "flash_crash", "constant"),
+}
+_POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
+             "exchange.latency.ms", "exchange.latency.high_ms", "exchange.latency.floor_ms",
+             "scenario.start_price", "scenario.step_s", "oracle.interval_ms",
+             "oracle.basis_halflife_s", "agents.count", "agents.leverage",
+             "scenario.fall_s", "scenario.recover_s"}
+_NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
+                 "scenario.crash_at_s", "oracle.clamp", "agents.deposit"}
+_FRACTION = {"scenario.drop", "scenario.recovery"}
+
+
+def _fail(source: str, path: str, message: str) -> ConfigError:
+    return ConfigError(f"{source}: {path}: {message}")
+
+
+def _build(cls: type[T], table: object, path: str, source: str) -> T:
+    """Build an attrs class from a TOML table, checking keys, types and ranges."""
+    if not isinstance(table, dict):
+        raise _fail(source, path or "<top>", f"expected a table, got {table!r}")
+    fields: dict[str, attrs.Attribute[Any]] = {f.name: f for f in attrs.fields(cast(Any, cls))}
+    aliases = {"class": "cls"}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        name = aliases.get(key, key)
+        where = f"{path}.{key}" if path else key
+        if name not in fields:
+            valid = sorted("class" if k == "cls" else k for k in fields)
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys: {', '.join(valid)}"
+            raise _fail(source, where, f"unknown key{hint}")
+        kwargs[name] = _convert(fields[name].type, value, where, source)
+        _check_range(_generic(where), value, where, source)
+    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and n not in kwargs]
+    if missing:
+        key = "class" if missing[0] == "cls" else missing[0]
+        raise _fail(source, f"{path}.{key}" if path else key, "missing required key")
+    return cls(**kwargs)
+
+
+def _generic(where: str) -> str:
+    """``agents[2].count`` -> ``agents.count`` for range rules."""
+    parts = [p.split("[")[0] for p in where.split(".")]
+    return ".".join(parts)
+
+
+def _convert(annotation: object, value: object, where: str, source: str) -> object:
+    kind = str(annotation)
+    nested = {"LatencyConfig": LatencyConfig}
+    if kind in nested:
+        return _build(nested[kind], value, where, source)
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(source, where, f"expected an integer, got {value!r}")
+        return value
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(source, where, f"expected a number, got {value!r}")
+        return float(value)
+    if kind == "str":
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)  # decimals written as numbers are fine
+        if not isinstance(value, str):
+            raise _fail(source, where, f"expected a string, got {value!r}")
+        return value
+    if kind.startswith("Mapping"):
+        if not isinstance(value, dict):
+            raise _fail(source, where, f"expected a table, got {value!r}")
+        return value
+    if kind.startswith("tuple[tuple"):
+        if not isinstance(value, list) or not all(
+                isinstance(r, list) and len(r) == 3 for r in value):
+            raise _fail(source, where, "expected a list of [notional_floor, mmr, max_leverage]")
+        return tuple(tuple(r) for r in value)
+    raise _fail(source, where, f"cannot read a value of type {kind}")  # pragma: no cover
+
+
+def _check_range(rule: str, value: object, where: str, source: str) -> None:
+    if rule in _CHOICES and value not in _CHOICES[rule]:
+        near = difflib.get_close_matches(str(value), _CHOICES[rule], n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise _fail(source, where, f"{value!r} is not one of {', '.join(_CHOICES[rule])}{hint}")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if rule in _POSITIVE and not value > 0:
+            raise _fail(source, where, f"must be > 0, got {value!r}")
+        if rule in _NON_NEGATIVE and not value >= 0:
+            raise _fail(source, where, f"must be >= 0, got {value!r}")
+        if rule in _FRACTION and not 0 <= value <= 1:
+            raise _fail(source, where, f"must be between 0 and 1, got {value!r}")
+
+
+_TOP = {"run": RunConfig, "exchange": ExchangeConfig, "scenario": ScenarioConfig,
+        "oracle": OracleConfig, "output": OutputConfig}
+_ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig}
+
+
+def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
+    """Validate a parsed TOML document."""
+    kwargs: dict[str, Any] = {}
+    valid = sorted([*_TOP, *_ARRAYS, "liquidation"])
+    for key, value in data.items():
+        if key in _TOP:
+            kwargs[key] = _build(_TOP[key], value, key, source)
+        elif key in _ARRAYS:
+            if not isinstance(value, list):
+                raise _fail(source, key, f"expected [[{key}]] entries, got {value!r}")
+            kwargs[key] = tuple(_build(_ARRAYS[key], v, f"{key}[{i}]", source)
+                                for i, v in enumerate(value))
+        elif key == "liquidation":
+            if not isinstance(value, dict):
+                raise _fail(source, key, "expected a table")
+            kwargs[key] = value
+        else:
+            near = difflib.get_close_matches(key, valid, n=1)
+            hint = (f"; did you mean '{near[0]}'?" if near
+                    else f"; valid sections: {', '.join(valid)}")
+            raise _fail(source, key, f"unknown section{hint}")
+    config = Config(**kwargs)
+    if not config.symbols:
+        raise _fail(source, "symbols", "at least one [[symbols]] entry is needed")
+    for i, sym in enumerate(config.symbols):
+        try:
+            sym.spec()
+        except (UnitsError, SymbolError, MarginConfigError) as exc:
+            raise _fail(source, f"symbols[{i}]", str(exc)) from None
+    atoms = {sym.cash_atom for sym in config.symbols}
+    if len({Decimal(a) for a in atoms}) > 1:
+        raise _fail(source, "symbols", "all symbols must share one cash_atom (one wallet per "
+                    f"account), got {sorted(atoms)}")
+    contract = config.symbols[0].spec().contract
+    for i, agent in enumerate(config.agents):
+        try:
+            contract.cash_to_atoms(agent.deposit)
+        except UnitsError as exc:
+            raise _fail(source, f"agents[{i}].deposit", str(exc)) from None
+    if config.scenario.drop >= 1:
+        raise _fail(source, "scenario.drop", f"must be below 1, got {config.scenario.drop}")
+    if config.exchange.latency.kind == "uniform" and (
+            config.exchange.latency.high_ms < config.exchange.latency.ms):
+        raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")
+    return config
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a TOML config; ``None`` loads the built-in quickstart."""
+    p = Path(path) if path is not None else QUICKSTART
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))

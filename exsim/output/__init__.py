@@ -1,0 +1,1 @@
+"""What a run leaves behind: event tables, the resolved config and ``summary.json``."""

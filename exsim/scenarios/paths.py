@@ -1,0 +1,79 @@
+"""Index paths sampled on a fixed step, interpolated in between.
+
+A path is computed once, up front, from the run seed (its own RNG stream), so
+the index at any simulated instant is a pure function of (config, seed, t):
+the oracle and any agent that peeks at the index agree, whatever trio does.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+from exsim.config import ScenarioConfig
+from exsim.rng import stream
+
+NS_PER_S = 1_000_000_000
+SECONDS_PER_YEAR = 365.25 * 86400
+
+
+class IndexPath:
+    """Prices at ``times_ns`` (ascending, starting at 0), linear in between, flat after."""
+
+    def __init__(self, times_ns: list[int], prices: list[float]) -> None:
+        if not times_ns or times_ns[0] != 0 or len(times_ns) != len(prices):
+            raise ValueError("an index path needs matching times and prices starting at t=0")
+        if any(p <= 0 for p in prices):
+            raise ValueError("index prices must be > 0")
+        self.times_ns = times_ns
+        self.prices = prices
+
+    def at(self, t_ns: int) -> float:
+        i = bisect_right(self.times_ns, t_ns) - 1
+        if i >= len(self.times_ns) - 1:
+            return self.prices[-1]
+        t0, t1 = self.times_ns[i], self.times_ns[i + 1]
+        p0, p1 = self.prices[i], self.prices[i + 1]
+        return p0 + (p1 - p0) * (t_ns - t0) / (t1 - t0)
+
+
+def gbm(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
+    rng = stream(seed, "scenario", "gbm")
+    dt = cfg.step_s / SECONDS_PER_YEAR
+    steps = max(1, math.ceil(duration_s / cfg.step_s))
+    price = cfg.start_price
+    times, prices = [0], [price]
+    drift = (cfg.drift - 0.5 * cfg.volatility ** 2) * dt
+    shock = cfg.volatility * math.sqrt(dt)
+    for i in range(1, steps + 1):
+        price *= math.exp(drift + shock * rng.gauss(0.0, 1.0))
+        times.append(round(i * cfg.step_s * NS_PER_S))
+        prices.append(price)
+    return IndexPath(times, prices)
+
+
+def flash_crash(cfg: ScenarioConfig, duration_s: float) -> IndexPath:
+    """Flat, then a linear drop of ``drop`` over ``fall_s``, then a partial recovery."""
+    start = cfg.start_price
+    bottom = start * (1 - cfg.drop)
+    recovered = bottom + (start - bottom) * cfg.recovery
+    t_crash = cfg.crash_at_s
+    points = [(0.0, start), (t_crash, start), (t_crash + cfg.fall_s, bottom),
+              (t_crash + cfg.fall_s + cfg.recover_s, recovered)]
+    times: list[int] = []
+    prices: list[float] = []
+    for t, p in points:
+        ns = round(t * NS_PER_S)
+        if times and ns <= times[-1]:
+            continue
+        times.append(ns)
+        prices.append(p)
+    return IndexPath(times, prices)
+
+
+def make_path(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
+    if cfg.kind == "gbm":
+        return gbm(cfg, duration_s, seed)
+    if cfg.kind == "flash_crash":
+        return flash_crash(cfg, duration_s)
+    return IndexPath([0], [cfg.start_price])

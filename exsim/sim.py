@@ -1,0 +1,254 @@
+"""Simulation: build the actors from a config, run them in one nursery, write the run directory.
+
+Actor ids: the exchange is 0, the oracle 1, the recorder 2; agents are 100,
+101, ... in config order, and each agent's account id equals its actor id.
+Everything random is drawn from streams derived from the run seed
+(:mod:`exsim.rng`), and all time goes through the network, so the same config
+and seed give the same event log; ``summary.json`` carries its sha256 as
+``digest``.
+
+A run that crashes (an agent raises, with ``on_agent_error = "stop"``) or is
+interrupted still writes everything recorded so far, with ``complete: false``
+and the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import time
+import traceback
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+
+from exsim.actors.exchange import ExchangeActor
+from exsim.actors.feed import MarketFeed
+from exsim.actors.latency import Constant, LatencyModel, LogNormal, Uniform
+from exsim.actors.messages import Events
+from exsim.actors.network import Network
+from exsim.actors.oracle import Oracle
+from exsim.actors.recorder import Recorder
+from exsim.agent import Agent, Context
+from exsim.agents import BUILTIN
+from exsim.config import AgentConfig, Config, LatencyConfig
+from exsim.core.accounts import Account
+from exsim.core.engine import ExchangeCore
+from exsim.output.tables import write_tables
+from exsim.rng import stream
+from exsim.scenarios.paths import make_path
+
+NS_PER_S = 1_000_000_000
+EXCHANGE, ORACLE, RECORDER, FIRST_AGENT = 0, 1, 2, 100
+STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
+
+
+class AgentLoadError(ValueError):
+    """An agent class that cannot be found, imported or built."""
+
+
+@attrs.define
+class Failure:
+    reason: str
+    detail: str = ""
+
+
+def ns(seconds: float) -> int:
+    return round(seconds * NS_PER_S)
+
+
+def latency_model(cfg: LatencyConfig) -> LatencyModel:
+    ms = 1_000_000
+    if cfg.kind == "constant":
+        return Constant(max(1, round(cfg.ms * ms)))
+    if cfg.kind == "uniform":
+        return Uniform(max(1, round(cfg.ms * ms)), max(1, round(cfg.high_ms * ms)))
+    return LogNormal(max(1, round(cfg.ms * ms)), cfg.sigma, max(1, round(cfg.floor_ms * ms)))
+
+
+def load_agent_class(spec: str, where: str) -> type[Agent]:
+    """A built-in name, ``"package.module:Class"``, or an ``exsim.agents`` entry point."""
+    if spec in BUILTIN:
+        return BUILTIN[spec]
+    try:
+        if ":" in spec:
+            module, _, name = spec.partition(":")
+            obj = getattr(importlib.import_module(module), name)
+        else:
+            found = [ep for ep in entry_points(group="exsim.agents") if ep.name == spec]
+            if not found:
+                known = sorted({*BUILTIN, *(ep.name for ep in entry_points(group="exsim.agents"))})
+                raise AgentLoadError(
+                    f"{where}: no agent named '{spec}' (built-in or entry point in group "
+                    f"'exsim.agents'; known: {', '.join(known)}); use 'package.module:Class' "
+                    "for a class path")
+            obj = found[0].load()
+    except AgentLoadError:
+        raise
+    except Exception:
+        raise AgentLoadError(f"{where}: cannot load agent class '{spec}':\n"
+                             f"{traceback.format_exc()}") from None
+    if not (isinstance(obj, type) and issubclass(obj, Agent)):
+        raise AgentLoadError(f"{where}: '{spec}' is not a subclass of exsim.Agent")
+    if not inspect.iscoroutinefunction(obj.run):
+        raise AgentLoadError(f"{where}: '{spec}'.run must be `async def run(self, ctx)`")
+    return obj
+
+
+class Simulation:
+    """One run of one config and seed."""
+
+    def __init__(self, config: Config, *, seed: int | None = None) -> None:
+        self.config = config
+        self.seed = config.run.seed if seed is None else seed
+        self.duration_ns = ns(config.run.duration)
+        self.failure: Failure | None = None
+        self.specs = [s.spec() for s in config.symbols]
+        ex = config.exchange
+        self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
+        self.net = Network(self.seed, latency_model(ex.latency),
+                           per_link={(EXCHANGE, RECORDER): Constant(1)})
+        self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))
+        self.recorder = Recorder(self.net, RECORDER)
+        self.exchange = ExchangeActor(self.core, self.net, EXCHANGE,
+                                      service_ns=ns(ex.service_us / 1_000_000),
+                                      recorder=RECORDER, feed=self.feed,
+                                      feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)))
+        contracts = [s.contract for s in self.specs]
+        paths = [make_path(config.scenario, config.run.duration, self.seed + i)
+                 for i in range(len(self.specs))]
+        self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
+                             interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
+                             halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
+                             clamp=config.oracle.clamp)
+        for sym in range(len(self.specs)):  # marks exist before anyone trades
+            self.core.set_mark(sym, self.oracle.mark_ticks(sym)[0])
+        self.agents: list[tuple[str, Agent, Context]] = []
+        self._build_agents(config.agents, contracts)
+        self._flush_setup()
+
+    def _build_agents(self, agents: tuple[AgentConfig, ...], contracts: list[Any]) -> None:
+        next_id = FIRST_AGENT
+        for i, a in enumerate(agents):
+            where = f"agents[{i}] (class {a.cls!r})"
+            cls = load_agent_class(a.cls, where)
+            for _ in range(a.count):
+                agent_id = next_id
+                next_id += 1
+                try:
+                    agent = cls()
+                except Exception:
+                    raise AgentLoadError(f"{where}: constructing the agent failed:\n"
+                                         f"{traceback.format_exc()}") from None
+                if a.deposit > 0:
+                    self.core.deposit(agent_id, self.specs[0].contract.cash_to_atoms(a.deposit))
+                else:  # an account with nothing in it, so that it exists
+                    self.core.accounts.setdefault(agent_id, Account(agent_id))
+                for sym, spec in enumerate(self.specs):
+                    if not self.core.set_leverage(agent_id, sym, a.leverage):
+                        raise AgentLoadError(
+                            f"{where}: leverage {a.leverage} is not allowed on {spec.name} "
+                            f"(max {spec.max_leverage})")
+                inbox = self.net.register(agent_id)
+                self.exchange.route(agent_id, agent_id)
+                ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
+                              exchange=EXCHANGE, feed=self.feed, contracts=contracts,
+                              rng=stream(self.seed, "agent", agent_id), params=a.params,
+                              inbox=inbox)
+                self.agents.append((f"{where} #{agent_id}", agent, ctx))
+
+    def _flush_setup(self) -> None:
+        """The setup's events (marks, deposits, leverage) open the log at t = 0."""
+        self.recorder.absorb(Events(0, list(self.core.events)))
+        self.core.events.clear()
+
+    # ------------------------------------------------------------------ running
+    async def _agent_task(self, name: str, agent: Agent, ctx: Context,
+                          cancel: trio.CancelScope) -> None:
+        try:
+            await agent.run(ctx)
+        except Exception:
+            if self.failure is None:
+                self.failure = Failure(f"agent crashed: {name}", traceback.format_exc())
+            cancel.cancel()
+
+    async def main(self, progress: Callable[[int], None] | None = None) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.exchange.run)
+            nursery.start_soon(self.oracle.run)
+            nursery.start_soon(self.recorder.run)
+            for name, agent, ctx in self.agents:
+                nursery.start_soon(self._agent_task, name, agent, ctx, nursery.cancel_scope)
+            chunk = max(1, self.duration_ns // 100)
+            t = 0
+            while t < self.duration_ns:
+                t = min(self.duration_ns, t + chunk)
+                await self.net.run(until=t)
+                if progress is not None:
+                    progress(t)
+            nursery.cancel_scope.cancel()
+
+    def run(self, out_dir: Path | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Run to the end (or the first failure) and write ``out_dir``; returns the summary."""
+        wall0 = time.perf_counter()
+
+        def report(t: int) -> None:
+            if progress is not None:
+                progress(t, len(self.recorder.log))
+
+        clock = (trio.testing.MockClock(autojump_threshold=0)
+                 if self.config.run.clock == "virtual" else None)
+        try:
+            trio.run(self.main, report, clock=clock)
+        except KeyboardInterrupt:
+            self.failure = Failure("interrupted (Ctrl-C)")
+            raise
+        except BaseException:
+            if self.failure is None:
+                self.failure = Failure("simulation error", traceback.format_exc())
+            raise
+        finally:
+            for msg in self.net.take_pending(RECORDER):
+                self.recorder.absorb(msg)
+            summary = self.summary(time.perf_counter() - wall0)
+            if out_dir is not None:
+                self.write(out_dir, summary)
+        return summary
+
+    # ------------------------------------------------------------------ results
+    def summary(self, wall_seconds: float) -> dict[str, Any]:
+        core = self.core
+        resting = {(m.index, o[0]): o[4] for m in core.markets for o in m.book.orders.values()}
+        invariants = core.invariants()
+        invariants["orders_accounted"] = self.recorder.orders_accounted(resting)
+        sim_seconds = self.net.now / NS_PER_S
+        out: dict[str, Any] = {
+            "complete": self.failure is None,
+            "reason": None if self.failure is None else self.failure.reason,
+            "digest": self.recorder.digest,
+            "seed": self.seed,
+            "sim_seconds": sim_seconds,
+            "wall_seconds": round(wall_seconds, 3),
+            "events": len(self.recorder.log),
+            "trades": self.recorder.trades,
+            "agents": len(self.agents),
+            "max_exchange_queue": self.exchange.max_queue,
+            "invariants": invariants,
+        }
+        if self.failure is not None and self.failure.detail:
+            out["error"] = self.failure.detail
+        return out
+
+    def write(self, out: Path, summary: dict[str, Any]) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(attrs.asdict(self.config), indent=2,
+                                                     default=str))
+        summary["tables"] = write_tables(self.recorder.log, out)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,174 @@
+"""The runtime end to end: quickstart in virtual time, determinism, bad configs and plugins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from exsim.agent import Agent, Context
+from exsim.cli import main
+from exsim.config import ConfigError, load_config, parse_config
+from exsim.core.orders import BUY, MARKET
+from exsim.sim import AgentLoadError, Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small(duration: float = 120.0, **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "run": {"seed": 3, "duration": duration},
+        "agents": [
+            {"class": "market_maker", "count": 2, "deposit": 1_000_000.0, "leverage": 5},
+            {"class": "noise", "count": 10, "params": {"rate": 0.5, "p_market": 0.3}},
+        ],
+    }
+    doc.update(extra)
+    return doc
+
+
+def test_quickstart_config_loads_and_a_short_run_is_clean(tmp_path: Path) -> None:
+    cfg = load_config()  # the built-in quickstart
+    assert cfg.run.duration == 3600.0 and len(cfg.agents) == 2
+    summary = Simulation(parse_config(small())).run(tmp_path / "run")
+    assert summary["complete"] and summary["sim_seconds"] == 120.0
+    assert summary["trades"] > 50
+    assert all(summary["invariants"].values()), summary["invariants"]
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["digest"] == summary["digest"] and len(summary["digest"]) == 64
+    trades = pq.read_table(tmp_path / "run" / "trades.parquet")
+    assert trades.num_rows == summary["trades"]
+    assert set(trades.column_names) >= {"time_ns", "price", "qty", "taker_acct", "maker_acct"}
+    marks = pq.read_table(tmp_path / "run" / "marks.parquet").to_pydict()
+    assert len(marks["price"]) >= 120  # one a second, plus the opening mark
+
+
+DETERMINISM = textwrap.dedent("""
+    import sys
+    from trio._core import _run
+    _run._r.seed(int(sys.argv[1]))  # perturb trio's scheduler
+    from exsim.config import parse_config
+    from exsim.sim import Simulation
+    doc = {"run": {"seed": 3, "duration": 60.0}, "agents": [
+        {"class": "market_maker", "count": 2, "deposit": 1000000.0},
+        {"class": "noise", "count": 10, "params": {"rate": 0.5}}]}
+    print(Simulation(parse_config(doc)).run()["digest"])
+""")
+
+
+def test_same_seed_same_digest_across_hash_seeds_and_schedulers() -> None:
+    digests = set()
+    for hash_seed, sched in (("0", "1"), ("4242", "99")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", DETERMINISM, sched], env=env,
+                             capture_output=True, text=True, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+    other = parse_config({**small(60.0), "run": {"seed": 4, "duration": 60.0}})
+    assert Simulation(other).run()["digest"] not in digests
+
+
+# -------------------------------------------------------------------- bad configs
+@pytest.mark.parametrize(("doc", "message"), [
+    ({"run": {"sed": 1}}, "run.sed: unknown key; did you mean 'seed'?"),
+    ({"run": {"duration": "long"}}, "run.duration: expected a number, got 'long'"),
+    ({"run": {"duration": -5}}, "run.duration: must be > 0, got -5"),
+    ({"run": {"clock": "wal"}},
+     "run.clock: 'wal' is not one of virtual, wall; did you mean 'wall'?"),
+    ({"exchnage": {}}, "exchnage: unknown section; did you mean 'exchange'?"),
+    ({"exchange": {"latency": {"kind": "gauss"}}}, "exchange.latency.kind: 'gauss' is not one of"),
+    ({"agents": [{"count": 2}]}, "agents[0].class: missing required key"),
+    ({"agents": [{"class": "noise", "count": 0}]}, "agents[0].count: must be > 0"),
+    ({"symbols": [{"tick_size": "0.5", "lot_size": "0.001", "cash_atom": "0.001"}]},
+     "symbols[0]: tick_size x lot_size"),
+    ({"scenario": {"drop": 1.0}}, "scenario.drop: must be below 1"),
+])
+def test_bad_config_names_file_key_and_value(doc: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(doc, "my.toml")
+    assert str(err.value).startswith("my.toml: ")
+    assert message in str(err.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run\nseed = 1")
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
+        load_config(bad)
+
+
+# -------------------------------------------------------------------- plugins
+class Crasher(Agent):
+    async def run(self, ctx: Context) -> None:
+        await ctx.sleep(10)
+        ctx.submit(BUY, 1, order_type=MARKET)
+        await ctx.sleep(1)
+        raise RuntimeError("strategy bug")
+
+
+class NotAnAgent:
+    async def run(self, ctx: Context) -> None: ...
+
+
+class SyncRun(Agent):
+    def run(self, ctx: Context) -> None:  # type: ignore[override]
+        pass
+
+
+@pytest.mark.parametrize(("cls", "message"), [
+    ("no_such_module:Agent", "cannot load agent class 'no_such_module:Agent'"),
+    ("test_sim:Missing", "has no attribute 'Missing'"),
+    ("test_sim:NotAnAgent", "is not a subclass of exsim.Agent"),
+    ("test_sim:SyncRun", "must be `async def run(self, ctx)`"),
+    ("nosuchname", "no agent named 'nosuchname'"),
+])
+def test_bad_plugins_are_named(cls: str, message: str) -> None:
+    cfg = parse_config({"agents": [{"class": "noise"}, {"class": cls}]})
+    with pytest.raises(AgentLoadError) as err:
+        Simulation(cfg)
+    assert f"agents[1] (class '{cls}')" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_a_crashing_agent_stops_the_run_and_keeps_its_output(tmp_path: Path) -> None:
+    cfg = parse_config(small(600.0, agents=[
+        {"class": "market_maker", "count": 1, "deposit": 1_000_000.0},
+        {"class": "test_sim:Crasher"}]))
+    summary = Simulation(cfg).run(tmp_path / "run")
+    assert summary["complete"] is False
+    assert "agent crashed: agents[1] (class 'test_sim:Crasher') #101" in summary["reason"]
+    assert "RuntimeError: strategy bug" in summary["error"]
+    assert 11 <= summary["sim_seconds"] < 600
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["complete"] is False and written["events"] == summary["events"] > 0
+    assert (tmp_path / "run" / "orders.parquet").exists()
+
+
+def test_cli_run_validate_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text(textwrap.dedent("""
+        [run]
+        duration = 30.0
+        [[agents]]
+        class = "noise"
+        count = 3
+    """))
+    assert main(["validate", str(cfg)]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert main(["run", str(cfg), "--seed", "9", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "invariant cash_conserved" in out and "seed" in out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["seed"] == 9
+    cfg.write_text("[run]\nduraton = 3\n")
+    assert main(["validate", str(cfg)]) == 2
+    assert "run.duraton: unknown key; did you mean 'duration'?" in capsys.readouterr().err
+    assert main(["run", str(cfg)]) == 2
