@@ -10,8 +10,9 @@ inbox.  Everything it does goes through ``ctx``:
   scheduled through the network so that wake-ups are ordered with data);
 * market data: :meth:`Context.market`, the conflated snapshot visible now;
 * its own stream: fills, accepts, cancels, amends and rejects of its account,
-  folded into :attr:`Context.position` (lots per symbol) and
-  :attr:`Context.open_orders` (order id -> open lots) and kept in
+  folded into :attr:`Context.position` (lots per symbol),
+  :attr:`Context.open_orders` (order id -> open lots) and :attr:`Context.balance`
+  (atoms: deposits, fees, realized PnL, funding) and kept in
   :attr:`Context.events` until the agent drains them;
 * :attr:`Context.rng`, :attr:`Context.params` (the config's ``params`` table).
 """
@@ -28,7 +29,7 @@ import trio
 from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import Amend, Cancel, Events, Submit
 from exsim.actors.network import Network, Wake
-from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, Event
+from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, DEPOSIT, FILL, FUNDING, Event
 from exsim.core.orders import BUY, GTC, LIMIT
 from exsim.core.units import LinearContract
 
@@ -57,6 +58,7 @@ class Context:
         self.events: list[Event] = []  # own events not yet drained by the agent
         self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
         self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
+        self.balance = 0  # atoms: deposits - fees + realized PnL + funding (all symbols)
         self._net = net
         self._exchange = exchange
         self._feed = feed
@@ -97,9 +99,11 @@ class Context:
                 lots = e[3]
                 if e[5] == me:  # taker side
                     self.position[e[1]] += lots if e[6] == BUY else -lots
+                    self.balance += e[11] - e[9]
                     self._reduce(e[4], lots)
                 if e[8] == me:  # maker side (both, on a self-trade)
                     self.position[e[1]] += -lots if e[6] == BUY else lots
+                    self.balance += e[12] - e[10]
                     self._reduce(e[7], lots)
             elif kind == ACCEPTED:
                 leaves[e[2]] = e[6]
@@ -107,6 +111,10 @@ class Context:
                 self._reduce(e[2], e[4])
             elif kind == AMENDED:
                 leaves[e[2]] = e[5]
+            elif kind == DEPOSIT:
+                self.balance += e[2]
+            elif kind == FUNDING:
+                self.balance += e[3]
         self.events.extend(events)
 
     def _reduce(self, oid: int, lots: int) -> None:

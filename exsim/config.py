@@ -6,10 +6,11 @@ against them.  Unknown keys, wrong types and out-of-range values raise
 suggesting the nearest valid key for a typo.  ``exsim validate CONFIG`` runs
 exactly this without running anything.
 
-Sections: ``[run]`` (seed, duration, clock), ``[exchange]`` (service time,
-latency, feed), ``[[symbols]]`` (grid, fees, brackets), ``[scenario]`` (the
-index path), ``[oracle]`` (mark price), ``[[agents]]`` (class, count, params)
-and ``[output]``.  ``[liquidation]`` is reserved for the liquidation engine.
+Sections: ``[run]`` (seed, duration, clock, on_agent_error), ``[exchange]``
+(service time, latency, feed), ``[[symbols]]`` (grid, fees, brackets),
+``[scenario]`` (the index path), ``[oracle]`` (mark price), ``[funding]``,
+``[[agents]]`` (class, count, params) and ``[output]``.  ``[liquidation]`` is
+reserved for the liquidation engine.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RunConfig:
     seed: int = 1
     duration: float = 3600.0  # simulated seconds
     clock: str = "virtual"  # "virtual" (as fast as the CPU allows) or "wall"
+    on_agent_error: str = "stop"  # "stop" the run, or "isolate": drop the agent and go on
 
 
 @attrs.frozen
@@ -103,6 +105,16 @@ class OracleConfig:
 
 
 @attrs.frozen
+class FundingConfig:
+    interval_s: float = 28800.0  # settle every 8 h of simulated time
+    sample_s: float = 5.0  # premium-index samples
+    interest: float = 0.0001  # per interval
+    clamp: float = 0.0005  # |interest - premium| clamp
+    cap: float = 0.0075  # |rate| cap
+    impact_notional: float = 10000.0  # quote notional for impact bid/ask
+
+
+@attrs.frozen
 class AgentConfig:
     cls: str  # "noise", "market_maker", or "package.module:Class", or an entry-point name
     count: int = 1
@@ -124,6 +136,7 @@ class Config:
     symbols: tuple[SymbolConfig, ...] = (SymbolConfig(),)
     scenario: ScenarioConfig = ScenarioConfig()
     oracle: OracleConfig = OracleConfig()
+    funding: FundingConfig = FundingConfig()
     agents: tuple[AgentConfig, ...] = ()
     output: OutputConfig = OutputConfig()
     liquidation: Mapping[str, Any] = attrs.field(factory=dict)
@@ -134,6 +147,7 @@ T = TypeVar("T")
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "run.clock": ("virtual", "wall"),
+    "run.on_agent_error": ("stop", "isolate"),
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "scenario.kind": ("gbm", "flash_crash", "constant"),
@@ -142,9 +156,11 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "exchange.latency.ms", "exchange.latency.high_ms", "exchange.latency.floor_ms",
              "scenario.start_price", "scenario.step_s", "oracle.interval_ms",
              "oracle.basis_halflife_s", "agents.count", "agents.leverage",
-             "scenario.fall_s", "scenario.recover_s"}
+             "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
+             "funding.impact_notional"}
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
-                 "scenario.crash_at_s", "oracle.clamp", "agents.deposit"}
+                 "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
+                 "funding.cap"}
 _FRACTION = {"scenario.drop", "scenario.recovery"}
 
 
@@ -228,7 +244,7 @@ def _check_range(rule: str, value: object, where: str, source: str) -> None:
 
 
 _TOP = {"run": RunConfig, "exchange": ExchangeConfig, "scenario": ScenarioConfig,
-        "oracle": OracleConfig, "output": OutputConfig}
+        "oracle": OracleConfig, "funding": FundingConfig, "output": OutputConfig}
 _ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig}
 
 
@@ -271,6 +287,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             contract.cash_to_atoms(agent.deposit)
         except UnitsError as exc:
             raise _fail(source, f"agents[{i}].deposit", str(exc)) from None
+    if config.funding.sample_s > config.funding.interval_s:
+        raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
     if config.scenario.drop >= 1:
         raise _fail(source, "scenario.drop", f"must be below 1, got {config.scenario.drop}")
     if config.exchange.latency.kind == "uniform" and (

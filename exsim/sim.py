@@ -1,6 +1,6 @@
 """Simulation: build the actors from a config, run them in one nursery, write the run directory.
 
-Actor ids: the exchange is 0, the oracle 1, the recorder 2; agents are 100,
+Actor ids: the exchange is 0, the oracle 1, the recorder 2, funding 3; agents are 100,
 101, ... in config order, and each agent's account id equals its actor id.
 Everything random is drawn from streams derived from the run seed
 (:mod:`exsim.rng`), and all time goes through the network, so the same config
@@ -30,6 +30,7 @@ import trio.testing
 
 from exsim.actors.exchange import ExchangeActor
 from exsim.actors.feed import MarketFeed
+from exsim.actors.funding import FundingActor
 from exsim.actors.latency import Constant, LatencyModel, LogNormal, Uniform
 from exsim.actors.messages import Events
 from exsim.actors.network import Network
@@ -45,7 +46,7 @@ from exsim.rng import stream
 from exsim.scenarios.paths import make_path
 
 NS_PER_S = 1_000_000_000
-EXCHANGE, ORACLE, RECORDER, FIRST_AGENT = 0, 1, 2, 100
+EXCHANGE, ORACLE, RECORDER, FUNDING, FIRST_AGENT = 0, 1, 2, 3, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
 
 
@@ -101,6 +102,13 @@ def load_agent_class(spec: str, where: str) -> type[Agent]:
     return obj
 
 
+def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    """``exc`` is, or is an exception group holding, a ``kind`` (trio groups task errors)."""
+    if isinstance(exc, kind):
+        return True
+    return isinstance(exc, BaseExceptionGroup) and exc.subgroup(kind) is not None
+
+
 class Simulation:
     """One run of one config and seed."""
 
@@ -109,6 +117,7 @@ class Simulation:
         self.seed = config.run.seed if seed is None else seed
         self.duration_ns = ns(config.run.duration)
         self.failure: Failure | None = None
+        self.isolated: list[dict[str, str]] = []  # agents dropped after raising
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
         self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
@@ -127,6 +136,11 @@ class Simulation:
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
                              clamp=config.oracle.clamp)
+        fc = config.funding
+        self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
+                                    interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),
+                                    interest=fc.interest, clamp=fc.clamp, cap=fc.cap,
+                                    impact_notional=fc.impact_notional)
         for sym in range(len(self.specs)):  # marks exist before anyone trades
             self.core.set_mark(sym, self.oracle.mark_ticks(sym)[0])
         self.agents: list[tuple[str, Agent, Context]] = []
@@ -174,6 +188,10 @@ class Simulation:
         try:
             await agent.run(ctx)
         except Exception:
+            if self.config.run.on_agent_error == "isolate":
+                self.isolated.append({"agent": name, "at_seconds": str(self.net.now / NS_PER_S),
+                                      "error": traceback.format_exc()})
+                return
             if self.failure is None:
                 self.failure = Failure(f"agent crashed: {name}", traceback.format_exc())
             cancel.cancel()
@@ -182,6 +200,7 @@ class Simulation:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.exchange.run)
             nursery.start_soon(self.oracle.run)
+            nursery.start_soon(self.funding.run)
             nursery.start_soon(self.recorder.run)
             for name, agent, ctx in self.agents:
                 nursery.start_soon(self._agent_task, name, agent, ctx, nursery.cancel_scope)
@@ -207,10 +226,10 @@ class Simulation:
                  if self.config.run.clock == "virtual" else None)
         try:
             trio.run(self.main, report, clock=clock)
-        except KeyboardInterrupt:
-            self.failure = Failure("interrupted (Ctrl-C)")
-            raise
-        except BaseException:
+        except BaseException as exc:
+            if _contains(exc, KeyboardInterrupt):
+                self.failure = Failure("interrupted (Ctrl-C)")
+                raise KeyboardInterrupt from None
             if self.failure is None:
                 self.failure = Failure("simulation error", traceback.format_exc())
             raise
@@ -240,6 +259,7 @@ class Simulation:
             "trades": self.recorder.trades,
             "agents": len(self.agents),
             "max_exchange_queue": self.exchange.max_queue,
+            "isolated_agents": self.isolated,
             "invariants": invariants,
         }
         if self.failure is not None and self.failure.detail:

@@ -1,7 +1,8 @@
 """Property test of the whole core: random requests, invariants after every one.
 
-Hypothesis drives submits of every type, cancels, amends, marks, leverage and
-margin-mode changes, deposits, withdrawals and garbage requests from four
+Hypothesis drives submits of every type, cancels, amends, marks, funding
+settlements, leverage and margin-mode changes, deposits, withdrawals and
+garbage requests from four
 accounts with small wallets (so margin checks bite) into two symbols.  After
 every request:
 
@@ -109,6 +110,10 @@ class CoreMachine(RuleBasedStateMachine):
     def mark(self, s: int, move: int) -> None:
         self.marks[s] = max(1, self.marks[s] + move)
         self.call(self.core.set_mark, s, self.marks[s])
+
+    @rule(s=syms, rate=st.integers(-400_000, 400_000) | st.sampled_from([1, -1, 10**8]))
+    def funding(self, s: int, rate: int) -> None:
+        self.call(self.core.settle_funding, s, rate)
 
     @rule(a=accts, s=syms, lev=st.integers(0, 130))
     def leverage(self, a: int, s: int, lev: int) -> None:

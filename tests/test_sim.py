@@ -172,3 +172,45 @@ def test_cli_run_validate_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["validate", str(cfg)]) == 2
     assert "run.duraton: unknown key; did you mean 'duration'?" in capsys.readouterr().err
     assert main(["run", str(cfg)]) == 2
+
+
+def test_isolate_drops_the_crashing_agent_and_goes_on(tmp_path: Path) -> None:
+    cfg = parse_config({**small(60.0), "run": {"duration": 60.0, "on_agent_error": "isolate"},
+                        "agents": [{"class": "market_maker", "deposit": 1_000_000.0},
+                                   {"class": "test_sim:Crasher"}, {"class": "noise"}]})
+    summary = Simulation(cfg).run()
+    assert summary["complete"] and summary["sim_seconds"] == 60.0
+    (dropped,) = summary["isolated_agents"]
+    assert "test_sim:Crasher" in dropped["agent"] and "strategy bug" in dropped["error"]
+
+
+class Interrupter(Agent):
+    async def run(self, ctx: Context) -> None:
+        await ctx.sleep(5)
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_writes_what_it_recorded(tmp_path: Path) -> None:
+    cfg = parse_config(small(600.0, agents=[
+        {"class": "market_maker", "count": 1, "deposit": 1_000_000.0},
+        {"class": "noise", "count": 3}, {"class": "test_sim:Interrupter"}]))
+    with pytest.raises(KeyboardInterrupt):
+        Simulation(cfg).run(tmp_path / "run")
+    written = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert written["complete"] is False and written["reason"] == "interrupted (Ctrl-C)"
+    assert 5 <= written["sim_seconds"] < 600 and written["events"] > 0
+
+
+def test_funding_settles_at_each_interval(tmp_path: Path) -> None:
+    cfg = parse_config({**small(200.0), "funding": {"interval_s": 60.0, "sample_s": 5.0}})
+    summary = Simulation(cfg).run(tmp_path / "run")
+    assert summary["complete"] and all(summary["invariants"].values())
+    funding = pq.read_table(tmp_path / "run" / "funding.parquet").to_pydict()
+    rates = [(t, r) for t, k, r in zip(funding["time_ns"], funding["kind"], funding["rate"],
+                                       strict=True) if k == "FUNDING_RATE"]
+    # settlements at 60, 120, 180 s, arriving after the network's latency
+    assert [round(t / 1e9) for t, _ in rates] == [60, 120, 180]
+    assert all(abs(r) <= 750_000 for _, r in rates)  # within the 0.75% cap
+    payments = [a for k, a in zip(funding["kind"], funding["amount"], strict=True)
+                if k == "FUNDING"]
+    assert payments and sum(payments) <= 0  # rounding never pays out more than it takes

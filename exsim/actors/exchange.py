@@ -8,7 +8,8 @@ orders meet a book that has moved while they waited: that is where slippage
 comes from, not from a random number.  With ``service_ns == 0`` requests are
 applied on arrival.
 
-Mark prices from the oracle are control plane: applied on arrival, not queued.
+Mark prices from the oracle and funding settlements are control plane: applied
+on arrival, not queued behind orders.
 
 With a :class:`~exsim.actors.feed.MarketFeed`, the actor publishes a snapshot of
 each symbol that changed at most once per ``feed_interval_ns``, on a timer
@@ -27,11 +28,23 @@ from typing import Any
 import trio
 
 from exsim.actors.feed import MarketFeed, Snapshot
-from exsim.actors.messages import Amend, Cancel, Events, Request, SetMark, Submit
+from exsim.actors.messages import Amend, Cancel, Events, Request, SetMark, SettleFunding, Submit
 from exsim.actors.network import Network, Wake
 from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, MARK, REJECTED, Event
+from exsim.core.events import (
+    ACCEPTED,
+    AMENDED,
+    CANCELLED,
+    DEPOSIT,
+    FILL,
+    FUNDING,
+    FUNDING_RATE,
+    LEVERAGE,
+    MARK,
+    REJECTED,
+    Event,
+)
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
 DEPTH = 5  # levels per side in a snapshot
@@ -47,6 +60,10 @@ def owners_of(event: Event) -> tuple[int, ...]:
         return (event[4],)
     if kind in (ACCEPTED, CANCELLED, AMENDED):
         return (event[3],)
+    if kind in (FUNDING, LEVERAGE):
+        return (event[2],)
+    if kind == DEPOSIT:
+        return (event[1],)
     return ()
 
 
@@ -77,6 +94,7 @@ class ExchangeActor:
         self.dirty: set[int] = set()
         self.last_price: list[int | None] = [None] * len(core.markets)
         self.index: list[float | None] = [None] * len(core.markets)
+        self.funding_rate: list[int | None] = [None] * len(core.markets)
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -105,6 +123,9 @@ class ExchangeActor:
         elif isinstance(msg, SetMark):
             if self.core.set_mark(msg.sym, msg.price):
                 self.index[msg.sym] = msg.index
+            self._publish()
+        elif isinstance(msg, SettleFunding):
+            self.core.settle_funding(msg.sym, msg.rate)
             self._publish()
         elif not isinstance(msg, (Submit, Cancel, Amend)):
             self.dropped += 1  # a stray message must not take the exchange down
@@ -141,6 +162,8 @@ class ExchangeActor:
         for e in events:
             if e[0] == FILL:
                 self.last_price[e[1]] = e[2]
+            elif e[0] == FUNDING_RATE:
+                self.funding_rate[e[1]] = e[2]
             if e[0] in MARKET_CHANGES:
                 dirty.add(e[1])
             for acct in owners_of(e):
@@ -169,7 +192,7 @@ class ExchangeActor:
             self.feed.publish(Snapshot(
                 now, sym, book.best_bid if book.best_bid > -INF else None,
                 book.best_ask if book.best_ask < INF else None, bids, asks,
-                self.last_price[sym], m.mark, self.index[sym]))
+                self.last_price[sym], m.mark, self.index[sym], self.funding_rate[sym]))
         self.dirty.clear()
 
     def _schedule_feed(self) -> None:

@@ -27,6 +27,7 @@ class Snapshot:
     last_price: int | None  # last trade
     mark: int | None
     index: float | None  # the scenario's index (quote currency, not ticks)
+    funding_rate: int | None = None  # last settled rate, 1e-8 units
 
     @property
     def mid(self) -> float | None:

@@ -57,6 +57,14 @@ class SetMark:
 
 
 @attrs.define(slots=True)
+class SettleFunding:
+    """From the funding actor: control plane; ``rate`` in 1e-8 units."""
+
+    sym: int
+    rate: int
+
+
+@attrs.define(slots=True)
 class Events:
     """Core events produced at simulated time ``at`` (ns), to an account owner or the recorder."""
 

@@ -37,6 +37,8 @@ from exsim.core.accounts import Account, Position, available_balance
 from exsim.core.book import INF, NO_FILLS, OrderBook
 from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
+from exsim.core.funding import RATE_SCALE
+from exsim.core.funding import payment as funding_payment
 from exsim.core.margin import initial_margin, max_leverage_for
 from exsim.core.orders import (
     BUY,
@@ -290,6 +292,41 @@ class ExchangeCore:
         acct.wallet -= amount
         pos.margin += amount
         self.events.append((ev.ISOLATED_MARGIN, m.index, acct.id, amount))
+        return True
+
+    def settle_funding(self, sym: int | str, rate: int) -> bool:
+        """Settle one funding interval at ``rate`` (1e-8 units) and the current mark.
+
+        Every open position pays or receives ``|qty| x mark x rate`` (longs pay
+        a positive rate), cross positions from the wallet and isolated ones
+        from their margin.  Rounding is against each position, and the atoms
+        this keeps go to the fee pool, so cash stays conserved exactly.
+        """
+        req = int(ev.Request.FUNDING)
+        m = self.market(sym)
+        if m is None:
+            return self._reject(req, sym, None, None, Reject.UNKNOWN_SYMBOL)
+        if not _is_int(rate) or abs(rate) >= RATE_SCALE:
+            return self._reject(req, m.index, None, None, Reject.BAD_AMOUNT)
+        mark = m.mark
+        if mark is None:
+            return self._reject(req, m.index, None, None, Reject.NO_MARK_PRICE)
+        net = 0
+        flows: list[ev.Event] = []
+        for acct in self.accounts.values():
+            pos = acct.positions.get(m.index)
+            if pos is None or not pos.qty:
+                continue
+            amount = funding_payment(pos.qty, mark, m.k, int(rate))
+            if pos.isolated:
+                pos.margin += amount
+            else:
+                acct.wallet += amount
+            net += amount
+            flows.append((ev.FUNDING, m.index, acct.id, amount))
+        self.ledger.fee_pool -= net
+        self.events.append((ev.FUNDING_RATE, m.index, int(rate), mark, -net))
+        self.events.extend(flows)
         return True
 
     # ================================================================== orders

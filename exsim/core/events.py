@@ -31,6 +31,8 @@ class Kind(IntEnum):
     MARK = 7
     LEVERAGE = 8
     ISOLATED_MARGIN = 9
+    FUNDING = 10
+    FUNDING_RATE = 11
 
 
 class Request(IntEnum):
@@ -45,6 +47,7 @@ class Request(IntEnum):
     LEVERAGE = 7
     MARGIN_MODE = 8
     ISOLATED_MARGIN = 9
+    FUNDING = 10
 
 
 ACCEPTED: Final = 1
@@ -56,6 +59,8 @@ DEPOSIT: Final = 6
 MARK: Final = 7
 LEVERAGE: Final = 8
 ISOLATED_MARGIN: Final = 9
+FUNDING: Final = 10
+FUNDING_RATE: Final = 11
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -73,6 +78,10 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     LEVERAGE: ("sym", "acct", "leverage", "isolated"),
     # amount > 0 moves cash from the wallet into the isolated position, < 0 back
     ISOLATED_MARGIN: ("sym", "acct", "amount"),
+    # one per position at a settlement: amount < 0 paid, > 0 received (atoms)
+    FUNDING: ("sym", "acct", "amount"),
+    # once per settlement: rate in 1e-8 units, the mark used, atoms kept by rounding
+    FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

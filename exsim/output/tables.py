@@ -3,6 +3,7 @@
 Columns come from :data:`exsim.core.events.FIELDS`, so the tables cannot drift
 from the events.  Files: ``orders.parquet`` (accepted, rejected, cancelled,
 amended, with a ``kind`` column), ``trades.parquet`` (fills), ``marks.parquet``,
+``funding.parquet`` (rates and per-account payments),
 ``accounts.parquet`` (deposits, leverage and margin changes).  pandas, polars
 and duckdb read them directly.
 """
@@ -21,6 +22,8 @@ from exsim.core.events import (
     DEPOSIT,
     FIELDS,
     FILL,
+    FUNDING,
+    FUNDING_RATE,
     ISOLATED_MARGIN,
     LEVERAGE,
     MARK,
@@ -33,6 +36,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "trades": (FILL,),
     "orders": (ACCEPTED, REJECTED, CANCELLED, AMENDED),
     "marks": (MARK,),
+    "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
 }
 
