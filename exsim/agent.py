@@ -3,7 +3,8 @@
 An agent is one trio task with its own account, its own RNG stream and its own
 inbox.  Everything it does goes through ``ctx``:
 
-* orders: :meth:`Context.submit`, :meth:`Context.cancel`, :meth:`Context.amend`
+* orders: :meth:`Context.submit`, :meth:`Context.cancel`, :meth:`Context.amend`,
+  :meth:`Context.set_leverage`
   (they travel to the exchange with the network's latency and return at once;
   results arrive later on the agent's private stream);
 * time: :attr:`Context.now` and ``await`` :meth:`Context.sleep` (simulated time,
@@ -27,7 +28,7 @@ from typing import Any
 import trio
 
 from exsim.actors.feed import MarketFeed, Snapshot
-from exsim.actors.messages import Amend, Cancel, Events, Submit
+from exsim.actors.messages import Amend, Cancel, Events, SetLeverage, Submit
 from exsim.actors.network import Network, Wake
 from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, DEPOSIT, FILL, FUNDING, Event
 from exsim.core.orders import BUY, GTC, LIMIT
@@ -158,3 +159,7 @@ class Context:
 
     def amend(self, oid: int, price: int, qty: int, sym: int = 0) -> None:
         self._net.send(self.agent_id, self._exchange, Amend(self.account, sym, oid, price, qty))
+
+    def set_leverage(self, leverage: int, sym: int = 0) -> None:
+        """Ask for a new leverage on ``sym`` (a LEVERAGE or REJECTED event answers)."""
+        self._net.send(self.agent_id, self._exchange, SetLeverage(self.account, sym, leverage))

@@ -32,7 +32,6 @@ from exsim.actors.exchange import ExchangeActor
 from exsim.actors.feed import MarketFeed
 from exsim.actors.funding import FundingActor
 from exsim.actors.latency import Constant, LatencyModel, LogNormal, Uniform
-from exsim.actors.messages import Events
 from exsim.actors.network import Network
 from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
@@ -178,9 +177,11 @@ class Simulation:
                 self.agents.append((f"{where} #{agent_id}", agent, ctx))
 
     def _flush_setup(self) -> None:
-        """The setup's events (marks, deposits, leverage) open the log at t = 0."""
-        self.recorder.absorb(Events(0, list(self.core.events)))
-        self.core.events.clear()
+        """The setup's events (marks, deposits, leverage) open the log at t = 0.
+
+        They go out like any other: each account's to its agent, all to the recorder.
+        """
+        self.exchange.publish()
 
     # ------------------------------------------------------------------ running
     async def _agent_task(self, name: str, agent: Agent, ctx: Context,

@@ -28,7 +28,16 @@ from typing import Any
 import trio
 
 from exsim.actors.feed import MarketFeed, Snapshot
-from exsim.actors.messages import Amend, Cancel, Events, Request, SetMark, SettleFunding, Submit
+from exsim.actors.messages import (
+    Amend,
+    Cancel,
+    Events,
+    Request,
+    SetLeverage,
+    SetMark,
+    SettleFunding,
+    Submit,
+)
 from exsim.actors.network import Network, Wake
 from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
@@ -123,11 +132,11 @@ class ExchangeActor:
         elif isinstance(msg, SetMark):
             if self.core.set_mark(msg.sym, msg.price):
                 self.index[msg.sym] = msg.index
-            self._publish()
+            self.publish()
         elif isinstance(msg, SettleFunding):
             self.core.settle_funding(msg.sym, msg.rate)
-            self._publish()
-        elif not isinstance(msg, (Submit, Cancel, Amend)):
+            self.publish()
+        elif not isinstance(msg, (Submit, Cancel, Amend, SetLeverage)):
             self.dropped += 1  # a stray message must not take the exchange down
         elif self.service_ns == 0:
             self._apply(msg)
@@ -146,11 +155,13 @@ class ExchangeActor:
                         req.order_type, req.tif, req.reduce_only, req.stp)
         elif isinstance(req, Cancel):
             core.cancel(req.acct, req.sym, req.oid)
-        else:
+        elif isinstance(req, Amend):
             core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
-        self._publish()
+        else:
+            core.set_leverage(req.acct, req.sym, req.leverage)
+        self.publish()
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""
         events = self.core.events
         if not events:

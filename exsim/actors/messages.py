@@ -45,6 +45,13 @@ class Amend:
 
 
 @attrs.define(slots=True)
+class SetLeverage:
+    acct: int
+    sym: int
+    leverage: int
+
+
+@attrs.define(slots=True)
 class SetMark:
     """From the oracle: control plane, applied on arrival rather than queued behind orders.
 
@@ -72,4 +79,4 @@ class Events:
     events: list[Event]
 
 
-Request = Submit | Cancel | Amend
+Request = Submit | Cancel | Amend | SetLeverage
