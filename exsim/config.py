@@ -85,7 +85,7 @@ class SymbolConfig:
 
 @attrs.frozen
 class ScenarioConfig:
-    kind: str = "gbm"  # "gbm", "flash_crash" or "constant"
+    kind: str = "gbm"  # "gbm", "merton", "flash_crash", "csv" or "constant"
     start_price: float = 30000.0
     step_s: float = 1.0  # resolution of the index path
     volatility: float = 0.6  # annualised (gbm)
@@ -95,10 +95,15 @@ class ScenarioConfig:
     fall_s: float = 300.0  # flash_crash: time to the bottom
     recovery: float = 0.5  # flash_crash: fraction of the drop recovered
     recover_s: float = 900.0  # flash_crash: time from the bottom to the recovered level
+    jump_rate: float = 50.0  # merton: jumps per year
+    jump_mean: float = -0.02  # merton: mean log jump
+    jump_std: float = 0.05  # merton: std of the log jump
+    csv: str = ""  # csv: file of timestamp,price rows (relative to the config file)
 
 
 @attrs.frozen
 class OracleConfig:
+    method: str = "ema_basis"  # "ema_basis", "median3" (Binance) or "fair" (BitMEX)
     interval_ms: float = 1000.0  # mark published this often
     basis_halflife_s: float = 30.0  # EMA of (book mid - index)
     clamp: float = 0.005  # |mark - index| <= clamp x index
@@ -150,7 +155,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "run.on_agent_error": ("stop", "isolate"),
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
-    "scenario.kind": ("gbm", "flash_crash", "constant"),
+    "oracle.method": ("ema_basis", "median3", "fair"),
+    "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
              "exchange.latency.ms", "exchange.latency.high_ms", "exchange.latency.floor_ms",
@@ -159,6 +165,7 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional"}
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
+                 "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
                  "funding.cap"}
 _FRACTION = {"scenario.drop", "scenario.recovery"}
@@ -287,6 +294,15 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             contract.cash_to_atoms(agent.deposit)
         except UnitsError as exc:
             raise _fail(source, f"agents[{i}].deposit", str(exc)) from None
+    if config.scenario.kind == "csv":
+        if not config.scenario.csv:
+            raise _fail(source, "scenario.csv", "a csv scenario needs a file")
+        csv_file = Path(config.scenario.csv)
+        if not csv_file.is_absolute() and source != "<config>":
+            csv_file = Path(source).parent / csv_file
+        if not csv_file.is_file():
+            raise _fail(source, "scenario.csv", f"no such file: {csv_file}")
+        config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
     if config.scenario.drop >= 1:

@@ -134,7 +134,8 @@ class Simulation:
         self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
-                             clamp=config.oracle.clamp)
+                             clamp=config.oracle.clamp, method=config.oracle.method,
+                             funding_interval_ns=ns(config.funding.interval_s))
         fc = config.funding
         self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
                                     interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),

@@ -217,3 +217,22 @@ def test_funding_settles_at_each_interval(tmp_path: Path) -> None:
     payments = [a for k, a in zip(funding["kind"], funding["amount"], strict=True)
                 if k == "FUNDING"]
     assert payments and sum(payments) <= 0  # rounding never pays out more than it takes
+
+
+@pytest.mark.parametrize("method", ["ema_basis", "median3", "fair"])
+def test_every_mark_method_stays_within_its_clamp_of_the_index(method: str) -> None:
+    from exsim.scenarios.paths import make_path
+
+    cfg = parse_config({**small(120.0), "oracle": {"method": method, "clamp": 0.002},
+                        "funding": {"interval_s": 60.0}})
+    sim = Simulation(cfg)
+    summary = sim.run()
+    assert summary["complete"] and all(summary["invariants"].values())
+    path = make_path(cfg.scenario, 120.0, sim.seed)
+    marks = [(t, e[2]) for t, e in sim.recorder.log if e[0] == 7]  # MARK
+    assert len(marks) > 100
+    tick = 0.1
+    for t, mark in marks[1:]:
+        # the oracle computed this mark one network hop (< 60 ms here) before it applied
+        seen = [path.at(t - d) for d in range(0, 60_000_001, 1_000_000)]
+        assert min(seen) * (1 - 0.002) - tick <= mark * tick <= max(seen) * (1 + 0.002) + tick

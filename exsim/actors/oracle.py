@@ -1,30 +1,34 @@
 """The mark-price oracle: index from the scenario, basis from the book, mark to the exchange.
 
-Every ``interval_ns`` it reads the index path at now, the latest market
-snapshot (as any agent would, through the feed), and updates an exponential
-moving average of the basis ``mid - index`` with half-life ``halflife_ns``.
-The mark is ``index + EMA(basis)``, clamped to ``index x (1 +/- clamp)``
-(Binance's Price2 with a clamp, ../shared/reference/mechanics.md 1.1): it
-never follows the last trade alone.  It sends :class:`SetMark` to the exchange.
+Every ``interval_ns`` it reads the index path at now and the latest market
+snapshot (as any agent would, through the feed), updates an exponential
+moving average of the basis ``mid - index`` (half-life ``halflife_ns``) and
+computes the mark by one of the methods of :mod:`exsim.core.markprice`
+(``ema_basis``, ``median3``, ``fair``), clamped to ``index x (1 +/- clamp)``.
+It never follows the last trade alone.  It sends :class:`SetMark` to the
+exchange.
 """
 
 from __future__ import annotations
 
-import math
-
 from exsim.actors.feed import MarketFeed
 from exsim.actors.messages import SetMark
 from exsim.actors.network import Network
+from exsim.core.funding import RATE_SCALE
+from exsim.core.markprice import clamp_to_index, ema_alpha, funding_basis_price, median3
 from exsim.core.units import LinearContract
 from exsim.scenarios.paths import IndexPath
+
+METHODS = ("ema_basis", "median3", "fair")
 
 
 class Oracle:
     def __init__(self, net: Network, actor_id: int, exchange: int, feed: MarketFeed,
                  paths: list[IndexPath], contracts: list[LinearContract], *, interval_ns: int,
-                 halflife_ns: int, clamp: float) -> None:
-        if interval_ns <= 0 or halflife_ns <= 0 or clamp < 0:
-            raise ValueError("oracle interval and half-life must be > 0, clamp >= 0")
+                 halflife_ns: int, clamp: float, method: str = "ema_basis",
+                 funding_interval_ns: int = 8 * 3600 * 10**9) -> None:
+        if clamp < 0 or method not in METHODS or funding_interval_ns <= 0:
+            raise ValueError(f"oracle: clamp must be >= 0 and method one of {METHODS}")
         self.net = net
         self.id = actor_id
         self.exchange = exchange
@@ -32,8 +36,10 @@ class Oracle:
         self.paths = paths
         self.tick = [float(c.tick_size) for c in contracts]
         self.interval_ns = interval_ns
-        self.alpha = 1 - math.exp(-math.log(2) * interval_ns / halflife_ns)
+        self.alpha = ema_alpha(interval_ns, halflife_ns)
         self.clamp = clamp
+        self.method = method
+        self.funding_interval_ns = funding_interval_ns
         self.basis = [0.0] * len(paths)
         self.inbox = net.register(actor_id)
         self.published = 0
@@ -46,9 +52,17 @@ class Oracle:
         snap = self.feed.read(sym, now)
         if snap is not None and snap.mid is not None:
             self.basis[sym] += self.alpha * (snap.mid * tick - index - self.basis[sym])
-        band = index * self.clamp
-        basis = min(max(self.basis[sym], -band), band)
-        return max(1, round((index + basis) / tick)), index
+        if self.method == "ema_basis":
+            mark = index + self.basis[sym]
+        else:
+            rate = (snap.funding_rate or 0) / RATE_SCALE if snap is not None else 0.0
+            left = 1 - (now % self.funding_interval_ns) / self.funding_interval_ns
+            if self.method == "fair":
+                mark = funding_basis_price(index, rate, left)
+            else:
+                last = snap.last_price * tick if snap is not None and snap.last_price else None
+                mark = median3(index, rate, left, self.basis[sym], last)
+        return max(1, round(clamp_to_index(mark, index, self.clamp) / tick)), index
 
     async def run(self) -> None:
         self.publish()

@@ -1,4 +1,4 @@
-"""Index paths sampled on a fixed step, interpolated in between.
+"""Index paths sampled on a fixed step (or read from CSV), interpolated in between.
 
 A path is computed once, up front, from the run seed (its own RNG stream), so
 the index at any simulated instant is a pure function of (config, seed, t):
@@ -7,6 +7,7 @@ the oracle and any agent that peeks at the index agree, whatever trio does.
 
 from __future__ import annotations
 
+import csv
 import math
 from bisect import bisect_right
 
@@ -52,6 +53,58 @@ def gbm(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
     return IndexPath(times, prices)
 
 
+def merton(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
+    """GBM plus Poisson jumps: ``jump_rate`` per year, log-jump ~ N(jump_mean, jump_std)."""
+    rng = stream(seed, "scenario", "merton")
+    dt = cfg.step_s / SECONDS_PER_YEAR
+    steps = max(1, math.ceil(duration_s / cfg.step_s))
+    # compensate the drift so that jumps do not move the expected price
+    kappa = math.exp(cfg.jump_mean + 0.5 * cfg.jump_std ** 2) - 1
+    drift = (cfg.drift - 0.5 * cfg.volatility ** 2 - cfg.jump_rate * kappa) * dt
+    shock = cfg.volatility * math.sqrt(dt)
+    p_jump = cfg.jump_rate * dt
+    price = cfg.start_price
+    times, prices = [0], [price]
+    for i in range(1, steps + 1):
+        log_return = drift + shock * rng.gauss(0.0, 1.0)
+        if rng.random() < p_jump:
+            log_return += rng.gauss(cfg.jump_mean, cfg.jump_std)
+        price *= math.exp(log_return)
+        times.append(round(i * cfg.step_s * NS_PER_S))
+        prices.append(price)
+    return IndexPath(times, prices)
+
+
+def csv_path(path: str) -> IndexPath:
+    """Replay ``timestamp,price`` rows (seconds from the start, or any increasing seconds).
+
+    Timestamps are shifted so the first row is t = 0.  A header row is allowed.
+    """
+    times: list[int] = []
+    prices: list[float] = []
+    with open(path, newline="") as fh:
+        for n, row in enumerate(csv.reader(fh), start=1):
+            if not row or row[0].strip().startswith("#"):
+                continue
+            try:
+                t, p = float(row[0]), float(row[1])
+            except (ValueError, IndexError):
+                if n == 1:
+                    continue  # header
+                raise ValueError(f"{path}:{n}: expected 'timestamp,price', got {row!r}") from None
+            if not (math.isfinite(t) and math.isfinite(p)) or p <= 0:
+                raise ValueError(f"{path}:{n}: timestamp must be finite and price > 0")
+            t_ns = round(t * NS_PER_S)
+            if times and t_ns <= times[-1]:
+                raise ValueError(f"{path}:{n}: timestamps must increase")
+            times.append(t_ns)
+            prices.append(p)
+    if not times:
+        raise ValueError(f"{path}: no rows")
+    start = times[0]
+    return IndexPath([t - start for t in times], prices)
+
+
 def flash_crash(cfg: ScenarioConfig, duration_s: float) -> IndexPath:
     """Flat, then a linear drop of ``drop`` over ``fall_s``, then a partial recovery."""
     start = cfg.start_price
@@ -74,6 +127,10 @@ def flash_crash(cfg: ScenarioConfig, duration_s: float) -> IndexPath:
 def make_path(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
     if cfg.kind == "gbm":
         return gbm(cfg, duration_s, seed)
+    if cfg.kind == "merton":
+        return merton(cfg, duration_s, seed)
     if cfg.kind == "flash_crash":
         return flash_crash(cfg, duration_s)
+    if cfg.kind == "csv":
+        return csv_path(cfg.csv)
     return IndexPath([0], [cfg.start_price])
