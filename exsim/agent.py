@@ -21,6 +21,7 @@ inbox.  Everything it does goes through ``ctx``:
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -50,7 +51,7 @@ class Context:
 
     def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
                  feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
-                 params: Mapping[str, Any], inbox: trio.MemoryReceiveChannel[Any]) -> None:
+                 params: Mapping[str, Any], inbox: trio.MemoryReceiveChannel[list[Any]]) -> None:
         self.agent_id = agent_id
         self.account = account
         self.rng = rng
@@ -64,6 +65,7 @@ class Context:
         self._exchange = exchange
         self._feed = feed
         self._inbox = inbox
+        self._pending: deque[Any] = deque()  # delivered, not yet looked at
         self._next_oid = 0
         self._sleeps = 0
 
@@ -82,8 +84,11 @@ class Context:
         self._sleeps += 1
         token = self._sleeps
         self._net.wake(self.agent_id, self._net.now + max(1, round(seconds * NS_PER_S)), token)
+        pending = self._pending
         while True:
-            msg = await self._inbox.receive()
+            if not pending:
+                pending.extend(await self._inbox.receive())
+            msg = pending.popleft()
             if isinstance(msg, Wake):
                 if msg.token == token:
                     return

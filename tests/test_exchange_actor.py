@@ -38,13 +38,15 @@ def scenario(service_ns: int) -> dict[str, Any]:
         log: list[tuple[int, tuple[int, ...]]] = []
 
         async def listen(a: int) -> None:
-            async for msg in inboxes[a]:
-                assert isinstance(msg, Events)
-                got[a].extend((msg.at, e) for e in msg.events)
+            async for batch in inboxes[a]:
+                for msg in batch:
+                    assert isinstance(msg, Events)
+                    got[a].extend((msg.at, e) for e in msg.events)
 
         async def recorder() -> None:
-            async for msg in record:
-                log.extend((msg.at, e) for e in msg.events)
+            async for batch in record:
+                for msg in batch:
+                    log.extend((msg.at, e) for e in msg.events)
 
         async with trio.open_nursery() as n:
             n.start_soon(ex.run)

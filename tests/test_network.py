@@ -65,8 +65,8 @@ def test_delivers_in_key_order_whatever_the_send_order() -> None:
         got: list[tuple[int, str]] = []
 
         async def receiver() -> None:
-            async for msg in inbox:
-                got.append((net.now, msg))
+            async for batch in inbox:  # one list per instant, in key order
+                got.extend((net.now, msg) for msg in batch)
 
         async with trio.open_nursery() as n:
             n.start_soon(receiver)
@@ -96,10 +96,11 @@ def test_data_before_wake_ups_at_the_same_instant_and_earlier_sends_wake_the_net
         net.wake(1, 50 * MS, "late")
 
         async def actor() -> None:
-            async for msg in inbox:
-                got.append((net.now, msg.token if isinstance(msg, Wake) else msg))
-                if msg == "ping":
-                    net.send(1, 1, "self")  # arrives at 6 ms: before the 50 ms timer
+            async for batch in inbox:
+                for msg in batch:
+                    got.append((net.now, msg.token if isinstance(msg, Wake) else msg))
+                    if msg == "ping":
+                        net.send(1, 1, "self")  # arrives at 6 ms: before the 50 ms timer
 
         async with trio.open_nursery() as n:
             n.start_soon(actor)
@@ -122,10 +123,11 @@ def ping_pong_trace(seed: int) -> list[tuple[int, int, int]]:
 
         async def actor(i: int) -> None:
             rng = random.Random(derive_seed(seed, "actor", i))
-            async for msg in inboxes[i]:
-                trace.append((net.now, i, msg))
-                if msg < 3000:
-                    net.send(i, rng.randrange(5), msg + 1)
+            async for batch in inboxes[i]:
+                for msg in batch:
+                    trace.append((net.now, i, msg))
+                    if msg < 3000:
+                        net.send(i, rng.randrange(5), msg + 1)
 
         async with trio.open_nursery() as n:
             for i in range(5):
@@ -156,8 +158,8 @@ def test_virtual_time_runs_a_simulated_day_fast() -> None:
 
         async def ticker() -> None:
             nonlocal count
-            async for _ in inbox:
-                count += 1
+            async for batch in inbox:
+                count += len(batch)
                 if net.now + 60 * 1000 * MS <= 86_400 * 1000 * MS:
                     net.wake(1, net.now + 60 * 1000 * MS)
 

@@ -15,8 +15,10 @@ With a :class:`~exsim.actors.feed.MarketFeed`, the actor publishes a snapshot of
 each symbol that changed at most once per ``feed_interval_ns``, on a timer
 aligned to multiples of the interval.
 
-After each request the actor sends each account owner the events that concern
-it (its private stream) and the recorder every event, stamped with the time.
+After each instant's batch of messages the actor sends each account owner the
+events that concern it (its private stream) and the recorder every event, one
+message each, stamped with the time: all requests completed at one instant
+share one simulated time, so batching them changes no timestamp.
 The hot path is the synchronous core call; the only awaits are on the inbox.
 """
 
@@ -56,6 +58,7 @@ from exsim.core.events import (
 )
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
+REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage))  # queued behind each other
 DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
 
@@ -111,42 +114,46 @@ class ExchangeActor:
 
     async def run(self) -> None:
         receive_nowait = self.inbox.receive_nowait
+        on_message = self._on_message
         while True:
-            msg = await self.inbox.receive()
-            while True:  # drain everything delivered at this instant
-                self._on_message(msg)
+            batch = await self.inbox.receive()
+            while True:  # everything delivered so far (one list per instant)
+                for msg in batch:
+                    on_message(msg)
                 try:
-                    msg = receive_nowait()
+                    batch = receive_nowait()
                 except trio.WouldBlock:
                     break
+            self.publish()  # one batch of events per instant for each recipient
 
     def _on_message(self, msg: Any) -> None:
-        if isinstance(msg, Wake) and msg.token == FEED:
-            self._publish_feed()
-        elif isinstance(msg, Wake):
-            self._apply(self.queue.popleft())
-            if self.queue:
-                self.net.wake(self.id, self.net.now + self.service_ns)
-            else:
-                self.busy = False
-        elif isinstance(msg, SetMark):
-            if self.core.set_mark(msg.sym, msg.price):
-                self.index[msg.sym] = msg.index
-            self.publish()
-        elif isinstance(msg, SettleFunding):
-            self.core.settle_funding(msg.sym, msg.rate)
-            self.publish()
-        elif not isinstance(msg, (Submit, Cancel, Amend, SetLeverage)):
-            self.dropped += 1  # a stray message must not take the exchange down
-        elif self.service_ns == 0:
-            self._apply(msg)
-        else:
+        kind = type(msg)
+        if kind in REQUESTS:
+            if self.service_ns == 0:
+                self._apply(msg)
+                return
             self.queue.append(msg)
             if len(self.queue) > self.max_queue:
                 self.max_queue = len(self.queue)
             if not self.busy:
                 self.busy = True
                 self.net.wake(self.id, self.net.now + self.service_ns)
+        elif kind is Wake:
+            if msg.token == FEED:
+                self._publish_feed()
+                return
+            self._apply(self.queue.popleft())
+            if self.queue:
+                self.net.wake(self.id, self.net.now + self.service_ns)
+            else:
+                self.busy = False
+        elif kind is SetMark:
+            if self.core.set_mark(msg.sym, msg.price):
+                self.index[msg.sym] = msg.index
+        elif kind is SettleFunding:
+            self.core.settle_funding(msg.sym, msg.rate)
+        else:
+            self.dropped += 1  # a stray message must not take the exchange down
 
     def _apply(self, req: Request) -> None:
         core = self.core
@@ -159,7 +166,6 @@ class ExchangeActor:
             core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
         else:
             core.set_leverage(req.acct, req.sym, req.leverage)
-        self.publish()
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""

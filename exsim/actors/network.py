@@ -3,10 +3,12 @@
 Every message between actors, and every timer an actor sets for itself, goes
 into one heap keyed ``(deliver_at, kind, sent_at, sender, sender_seq)`` with
 ``kind`` 0 for data and 1 for wake-ups.  The network task sleeps until the
-earliest key is due, then delivers everything due at that instant in key
-order with ``send_nowait`` into the receivers' inboxes, in one synchronous
-pass.  Because every latency is > 0, nothing sent at instant ``t`` can be due
-at ``t``: when the clock reaches ``t`` the heap already holds all of it, and
+earliest key is due, then delivers everything due at that instant in one
+synchronous pass: each receiver gets one list, its messages in key order,
+with one ``send_nowait`` into its inbox (a channel operation costs far more
+than a list item, ../shared/bench/README.md).  Because every latency is > 0,
+nothing sent at instant ``t`` can be due at ``t``: when the clock reaches
+``t`` the heap already holds all of it, and
 the delivery order cannot depend on which task trio ran first.  That is what
 makes a run reproducible byte for byte (../shared/DESIGN.md section 2).
 
@@ -58,19 +60,20 @@ class Network:
         self.per_link = dict(per_link or {})
         self.now = 0  # simulated time, ns
         self._heap: list[tuple[int, int, int, int, int, int, Any]] = []
-        self._inboxes: dict[int, trio.MemorySendChannel[Any]] = {}
+        self._inboxes: dict[int, trio.MemorySendChannel[list[Any]]] = {}
         self._seq: dict[int, int] = {}
         self._rngs: dict[int, random.Random] = {}
+        self._models: dict[tuple[int, int], LatencyModel] = {}  # resolved per link
         self._scope: trio.CancelScope | None = None
         self._target = 0  # the instant the network is sleeping towards
         self._origin = 0.0  # trio time at simulated 0
 
     # ------------------------------------------------------------------ wiring
-    def register(self, actor_id: int) -> trio.MemoryReceiveChannel[Any]:
-        """Give an actor an id on the network; returns its inbox."""
+    def register(self, actor_id: int) -> trio.MemoryReceiveChannel[list[Any]]:
+        """Give an actor an id on the network; returns its inbox of per-instant message lists."""
         if actor_id in self._inboxes:
             raise ValueError(f"actor id {actor_id} is already registered")
-        send, receive = trio.open_memory_channel[Any](math.inf)
+        send, receive = trio.open_memory_channel[list[Any]](math.inf)
         self._inboxes[actor_id] = send
         self._seq[actor_id] = 0
         self._rngs[actor_id] = stream(self.run_seed, "latency", actor_id)
@@ -94,9 +97,12 @@ class Network:
 
     def send(self, sender: int, dest: int, msg: object) -> int:
         """Send ``msg`` from ``sender`` to ``dest``; returns the instant it will arrive."""
-        if dest not in self._inboxes:
-            raise KeyError(f"no actor {dest} on the network")
-        delay = self.latency(sender, dest).draw(self._rngs[sender])
+        model = self._models.get((sender, dest))
+        if model is None:
+            if dest not in self._inboxes:
+                raise KeyError(f"no actor {dest} on the network")
+            model = self._models[(sender, dest)] = self.latency(sender, dest)
+        delay = model.draw(self._rngs[sender])
         if delay <= 0:
             raise ValueError(f"latency model for {sender}->{dest} drew {delay} ns; must be > 0")
         deliver_at = self.now + delay
@@ -142,6 +148,13 @@ class Network:
                 return
             t = heap[0][0]
             self.now = t
+            batches: dict[int, list[Any]] = {}
             while heap and heap[0][0] == t:
                 item = heapq.heappop(heap)
-                inboxes[item[5]].send_nowait(item[6])
+                batch = batches.get(item[5])
+                if batch is None:
+                    batches[item[5]] = [item[6]]
+                else:
+                    batch.append(item[6])
+            for dest, batch in batches.items():
+                inboxes[dest].send_nowait(batch)

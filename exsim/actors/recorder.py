@@ -1,8 +1,10 @@
 """The recorder: receives every event batch, keeps the log, its digest and the quantity ledger.
 
 Batches arrive through the network in key order, so the log (and its sha256,
-the run's ``digest``) is the same for the same config and seed.  Each event is
-hashed as ``"<time ns> <event tuple>\\n"``.  The recorder also keeps, per order,
+the run's ``digest``) is the same for the same config and seed.  Each batch is
+hashed as one array of signed 64-bit ints: the time, then for every event its
+length and its fields (every field is an int that fits; a value that did not
+would fall back to the event's ``repr``).  The recorder also keeps, per order,
 the lots asked for and the lots filled or cancelled, so the end of a run can
 check that every order's quantity is accounted for.
 """
@@ -10,6 +12,7 @@ check that every order's quantity is accounted for.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from collections import defaultdict
 from typing import Any
 
@@ -30,18 +33,20 @@ class Recorder:
 
     async def run(self) -> None:
         assert self.inbox is not None
-        async for msg in self.inbox:
-            self.absorb(msg)
+        async for batch in self.inbox:
+            for msg in batch:
+                self.absorb(msg)
 
     def absorb(self, msg: Any) -> None:
         if not isinstance(msg, Events):
             return
         at = msg.at
-        update = self._digest.update
         asked, done = self.asked, self.done
+        flat = [at]
         for e in msg.events:
             self.log.append((at, e))
-            update(b"%d %s\n" % (at, repr(e).encode()))
+            flat.append(len(e))
+            flat.extend(e)
             kind = e[0]
             if kind == FILL:
                 self.trades += 1
@@ -57,6 +62,10 @@ class Recorder:
                     asked[(e[1], e[2])] += delta
                 else:
                     done[(e[1], e[2])] -= delta
+        try:
+            self._digest.update(array("q", flat).tobytes())
+        except OverflowError:
+            self._digest.update(repr(flat).encode())
 
     @property
     def digest(self) -> str:
