@@ -12,8 +12,9 @@ inbox.  Everything it does goes through ``ctx``:
 * market data: :meth:`Context.market`, the conflated snapshot visible now;
 * its own stream: fills, accepts, cancels, amends and rejects of its account,
   folded into :attr:`Context.position` (lots per symbol),
-  :attr:`Context.open_orders` (order id -> open lots) and :attr:`Context.balance`
-  (atoms: deposits, fees, realized PnL, funding) and kept in
+  :attr:`Context.open_orders` (order id -> open lots), :attr:`Context.balance`
+  (atoms: deposits, fees, realized PnL, funding) and :attr:`Context.available`
+  (from the periodic account snapshot) and kept in
   :attr:`Context.events` until the agent drains them;
 * :attr:`Context.rng`, :attr:`Context.params` (the config's ``params`` table).
 """
@@ -31,7 +32,16 @@ import trio
 from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import Amend, Cancel, Events, SetLeverage, Submit
 from exsim.actors.network import Network, Wake
-from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, DEPOSIT, FILL, FUNDING, Event
+from exsim.core.events import (
+    ACCEPTED,
+    ACCOUNT,
+    AMENDED,
+    CANCELLED,
+    DEPOSIT,
+    FILL,
+    FUNDING,
+    Event,
+)
 from exsim.core.orders import BUY, GTC, LIMIT
 from exsim.core.units import LinearContract
 
@@ -61,6 +71,7 @@ class Context:
         self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
         self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
         self.balance = 0  # atoms: deposits - fees + realized PnL + funding (all symbols)
+        self.available: int | None = None  # atoms free for new orders, at the last account snapshot
         self._net = net
         self._exchange = exchange
         self._feed = feed
@@ -121,6 +132,8 @@ class Context:
                 self.balance += e[2]
             elif kind == FUNDING:
                 self.balance += e[3]
+            elif kind == ACCOUNT:
+                self.available = e[7]
         self.events.extend(events)
 
     def _reduce(self, oid: int, lots: int) -> None:

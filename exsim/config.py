@@ -132,6 +132,7 @@ class AgentConfig:
 class OutputConfig:
     dir: str = "runs"  # each run writes DIR/<name>-seed<seed>/
     name: str = "run"
+    account_snapshot_s: float = 60.0  # every account's positions and balances; 0: never
 
 
 @attrs.frozen
@@ -167,7 +168,7 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
-                 "funding.cap"}
+                 "funding.cap", "output.account_snapshot_s"}
 _FRACTION = {"scenario.drop", "scenario.recovery"}
 
 

@@ -121,13 +121,15 @@ class Simulation:
         ex = config.exchange
         self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
         self.net = Network(self.seed, latency_model(ex.latency),
-                           per_link={(EXCHANGE, RECORDER): Constant(1)})
+                           per_link={(EXCHANGE, RECORDER): Constant(1)},
+                           virtual=config.run.clock == "virtual")
         self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))
         self.recorder = Recorder(self.net, RECORDER)
         self.exchange = ExchangeActor(self.core, self.net, EXCHANGE,
                                       service_ns=ns(ex.service_us / 1_000_000),
                                       recorder=RECORDER, feed=self.feed,
-                                      feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)))
+                                      feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)),
+                                      account_snapshot_ns=ns(config.output.account_snapshot_s))
         contracts = [s.contract for s in self.specs]
         paths = [make_path(config.scenario, config.run.duration, self.seed + i)
                  for i in range(len(self.specs))]

@@ -236,3 +236,45 @@ def test_every_mark_method_stays_within_its_clamp_of_the_index(method: str) -> N
         # the oracle computed this mark one network hop (< 60 ms here) before it applied
         seen = [path.at(t - d) for d in range(0, 60_000_001, 1_000_000)]
         assert min(seen) * (1 - 0.002) - tick <= mark * tick <= max(seen) * (1 + 0.002) + tick
+
+
+def test_account_snapshots_balance_and_reach_their_owners(tmp_path: Path) -> None:
+    from exsim.core.events import ACCOUNT
+
+    cfg = parse_config({**small(130.0), "output": {"account_snapshot_s": 60.0}})
+    sim = Simulation(cfg)
+    assert sim.run(tmp_path / "run")["complete"]
+    snaps = [(t, e) for t, e in sim.recorder.log if e[0] == ACCOUNT]
+    times = sorted({t for t, _ in snaps})
+    assert [round(t / 1e9) for t in times] == [60, 120]
+    for t in times:
+        rows = [e for at, e in snaps if at == t]
+        assert {e[1] for e in rows} == set(sim.core.accounts)  # every account, every time
+        assert sum(e[3] for e in rows if e[2] == 0) == 0  # open interest balances
+    # the owners got theirs: every agent knows its available balance
+    assert all(ctx.available is not None and ctx.available > 0 for _, _, ctx in sim.agents)
+    table = pq.read_table(tmp_path / "run" / "account_snapshots.parquet")
+    assert table.num_rows == len(snaps)
+
+
+def test_wall_clock_mode_runs_in_real_time() -> None:
+    import time
+
+    cfg = parse_config({"run": {"duration": 0.3, "clock": "wall"},
+                        "agents": [{"class": "noise", "count": 2, "params": {"rate": 20.0}}]})
+    t0 = time.perf_counter()
+    summary = Simulation(cfg).run()
+    assert summary["complete"] and summary["sim_seconds"] == pytest.approx(0.3)
+    assert time.perf_counter() - t0 >= 0.3  # it waited for the real clock
+
+
+def test_the_whole_quickstart_hour_end_to_end(tmp_path: Path) -> None:
+    """`exsim run` with no config: one simulated hour, every invariant, all the files."""
+    assert main(["run", "--out", str(tmp_path / "qs"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "qs" / "summary.json").read_text())
+    assert summary["complete"] and summary["sim_seconds"] == 3600.0
+    assert summary["agents"] == 77 and summary["trades"] > 5000
+    assert all(summary["invariants"].values())
+    for name in ("trades", "orders", "marks", "funding", "accounts", "account_snapshots"):
+        assert (tmp_path / "qs" / f"{name}.parquet").exists()
+    assert json.loads((tmp_path / "qs" / "config.json").read_text())["run"]["duration"] == 3600.0

@@ -13,7 +13,9 @@ on arrival, not queued behind orders.
 
 With a :class:`~exsim.actors.feed.MarketFeed`, the actor publishes a snapshot of
 each symbol that changed at most once per ``feed_interval_ns``, on a timer
-aligned to multiples of the interval.
+aligned to multiples of the interval.  Every ``account_snapshot_ns`` (0: never)
+it records every account's positions and balances (ACCOUNT events, which also
+reach each owner as its account stream).
 
 After each instant's batch of messages the actor sends each account owner the
 events that concern it (its private stream) and the recorder every event, one
@@ -45,6 +47,7 @@ from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import (
     ACCEPTED,
+    ACCOUNT,
     AMENDED,
     CANCELLED,
     DEPOSIT,
@@ -58,6 +61,7 @@ from exsim.core.events import (
 )
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
+ACCOUNTS = "accounts"  # token of the account-snapshot timer
 REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage))  # queued behind each other
 DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
@@ -74,7 +78,7 @@ def owners_of(event: Event) -> tuple[int, ...]:
         return (event[3],)
     if kind in (FUNDING, LEVERAGE):
         return (event[2],)
-    if kind == DEPOSIT:
+    if kind in (DEPOSIT, ACCOUNT):
         return (event[1],)
     return ()
 
@@ -84,7 +88,7 @@ class ExchangeActor:
 
     def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
                  recorder: int | None = None, feed: MarketFeed | None = None,
-                 feed_interval_ns: int = 100_000_000) -> None:
+                 feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0) -> None:
         if service_ns < 0:
             raise ValueError(f"service time must be >= 0 ns, got {service_ns}")
         if feed_interval_ns <= 0:
@@ -102,6 +106,9 @@ class ExchangeActor:
         self.dropped = 0  # messages of a kind the exchange does not handle
         self.feed = feed
         self.feed_interval_ns = feed_interval_ns
+        self.account_snapshot_ns = account_snapshot_ns
+        if account_snapshot_ns > 0:
+            net.wake(actor_id, account_snapshot_ns, ACCOUNTS)
         self.feed_pending = False
         self.dirty: set[int] = set()
         self.last_price: list[int | None] = [None] * len(core.markets)
@@ -141,6 +148,10 @@ class ExchangeActor:
         elif kind is Wake:
             if msg.token == FEED:
                 self._publish_feed()
+                return
+            if msg.token == ACCOUNTS:
+                self.core.snapshot_accounts()
+                self.net.wake(self.id, self.net.now + self.account_snapshot_ns, ACCOUNTS)
                 return
             self._apply(self.queue.popleft())
             if self.queue:

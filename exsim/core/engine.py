@@ -329,6 +329,18 @@ class ExchangeCore:
         self.events.extend(flows)
         return True
 
+    def snapshot_accounts(self) -> None:
+        """Append one ACCOUNT event per position (or per empty account) to :attr:`events`."""
+        append = self.events.append
+        markets = self.markets
+        for acct in self.accounts.values():
+            available = available_balance(acct, markets)
+            if not acct.positions:
+                append((ev.ACCOUNT, acct.id, -1, 0, 0, 0, acct.wallet, available))
+            for sym, pos in acct.positions.items():
+                append((ev.ACCOUNT, acct.id, sym, pos.qty, pos.cost, pos.margin, acct.wallet,
+                        available))
+
     # ================================================================== orders
     def submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
                price: int | Decimal | None = None, order_type: int = LIMIT, tif: int = GTC,

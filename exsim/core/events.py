@@ -33,6 +33,7 @@ class Kind(IntEnum):
     ISOLATED_MARGIN = 9
     FUNDING = 10
     FUNDING_RATE = 11
+    ACCOUNT = 12
 
 
 class Request(IntEnum):
@@ -61,6 +62,7 @@ LEVERAGE: Final = 8
 ISOLATED_MARGIN: Final = 9
 FUNDING: Final = 10
 FUNDING_RATE: Final = 11
+ACCOUNT: Final = 12
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -82,6 +84,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     FUNDING: ("sym", "acct", "amount"),
     # once per settlement: rate in 1e-8 units, the mark used, atoms kept by rounding
     FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
+    # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
+    ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

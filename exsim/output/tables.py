@@ -3,7 +3,8 @@
 Columns come from :data:`exsim.core.events.FIELDS`, so the tables cannot drift
 from the events.  Files: ``orders.parquet`` (accepted, rejected, cancelled,
 amended, with a ``kind`` column), ``trades.parquet`` (fills), ``marks.parquet``,
-``funding.parquet`` (rates and per-account payments),
+``funding.parquet`` (rates and per-account payments), ``account_snapshots.parquet``
+(every account's positions and balances at a fixed interval),
 ``accounts.parquet`` (deposits, leverage and margin changes).  pandas, polars
 and duckdb read them directly.
 """
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 
 from exsim.core.events import (
     ACCEPTED,
+    ACCOUNT,
     AMENDED,
     CANCELLED,
     DEPOSIT,
@@ -38,6 +40,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "marks": (MARK,),
     "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
+    "account_snapshots": (ACCOUNT,),
 }
 
 
