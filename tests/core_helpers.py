@@ -46,5 +46,5 @@ def snapshot(core: ExchangeCore) -> Any:
          list(m.book.bid_prices), list(m.book.ask_prices), m.book.best_bid, m.book.best_ask)
         for m in core.markets
     ]
-    ledger = (core.ledger.deposits, core.ledger.fee_pool, core.ledger.insurance_fund)
+    ledger = (core.ledger.deposits, core.ledger.fee_pool)
     return accounts, books, ledger

@@ -118,6 +118,11 @@ def available_balance(acct: Account, markets: Sequence[Market]) -> int:
     return avail
 
 
+def position_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
+    """Cash behind one position apart from its own PnL, at the marks (for its bankruptcy price)."""
+    return _backing(acct, pos, markets, with_mm=False)
+
+
 def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:
     """Cash behind one position apart from its own PnL (``equity_other`` in margin.py)."""
     if pos.isolated:
@@ -150,5 +155,4 @@ def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
-    back = _backing(acct, pos, markets, with_mm=False)
-    return bankruptcy_price(pos.qty, pos.cost, markets[sym].k, back)
+    return bankruptcy_price(pos.qty, pos.cost, markets[sym].k, position_backing(acct, pos, markets))

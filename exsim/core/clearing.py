@@ -3,7 +3,9 @@
 Conservation, exactly, after every step::
 
     sum(wallet + isolated margins - position cost over all accounts)
-        + fee_pool + insurance_fund == net deposits
+        + fee_pool == net deposits
+
+(the insurance fund is an account too: id -1, see :mod:`exsim.core.liquidation`).
 
 Why the ``- cost`` term: a trade moves no cash, it moves cost basis.  When a
 position is reduced, its realized PnL is paid into the wallet out of the cost
@@ -29,14 +31,13 @@ from exsim.core.units import PPM, ceil_div
 
 
 class Ledger:
-    """The exchange's own named accounts, in atoms."""
+    """The exchange's own named accounts, in atoms (the fund is an account of its own)."""
 
-    __slots__ = ("deposits", "fee_pool", "insurance_fund")
+    __slots__ = ("deposits", "fee_pool")
 
     def __init__(self) -> None:
-        self.deposits = 0  # net cash paid in by traders
-        self.fee_pool = 0  # trading fees minus maker rebates
-        self.insurance_fund = 0  # filled in by the liquidation engine
+        self.deposits = 0  # net cash paid in (traders, and the exchange seeding its fund)
+        self.fee_pool = 0  # trading fees minus maker rebates, plus rounding kept
 
 
 def fee(notional: int, rate_ppm: int) -> int:

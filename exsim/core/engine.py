@@ -28,18 +28,34 @@ sweep.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from decimal import Decimal
+from fractions import Fraction
 from typing import TypeGuard
 
 from exsim.core import events as ev
-from exsim.core.accounts import Account, Position, available_balance
+from exsim.core.accounts import (
+    Account,
+    Position,
+    available_balance,
+    position_backing,
+    position_bankruptcy_price,
+)
+from exsim.core.adl import POLICIES as ADL_POLICIES
+from exsim.core.adl import Candidate, allocate, quantiles, rank
 from exsim.core.book import INF, NO_FILLS, OrderBook
 from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
-from exsim.core.margin import initial_margin, max_leverage_for
+from exsim.core.liquidation import FUND, is_liquidatable
+from exsim.core.margin import (
+    bankruptcy_price_exact,
+    initial_margin,
+    maintenance_margin,
+    max_leverage_for,
+)
 from exsim.core.orders import (
     BUY,
     FLAG_POST_ONLY,
@@ -69,6 +85,8 @@ _C_FOK = int(CancelReason.FOK_UNFILLABLE)
 _C_STP_TAKER = int(CancelReason.STP_TAKER)
 _C_STP_MAKER = int(CancelReason.STP_MAKER)
 _C_RO_TRIM = int(CancelReason.REDUCE_ONLY_TRIM)
+_C_LIQUIDATION = int(CancelReason.LIQUIDATION)
+_C_DELEVERAGED = int(CancelReason.DELEVERAGED)
 
 
 def _is_int(x: object) -> TypeGuard[int]:
@@ -113,7 +131,7 @@ class ExchangeCore:
             raise ValueError(f"unknown self-trade prevention mode {stp}")
         self.markets: list[Market] = [Market(i, s) for i, s in enumerate(symbols)]
         self.symbol_index: dict[str, int] = {s.name: i for i, s in enumerate(symbols)}
-        self.accounts: dict[int, Account] = {}
+        self.accounts: dict[int, Account] = {FUND: Account(FUND)}  # the insurance fund
         self.ledger = Ledger()
         self.stp_default = stp
         self.events: list[ev.Event] = []
@@ -340,6 +358,153 @@ class ExchangeCore:
             for sym, pos in acct.positions.items():
                 append((ev.ACCOUNT, acct.id, sym, pos.qty, pos.cost, pos.margin, acct.wallet,
                         available))
+
+    # ================================================================== liquidation
+    @property
+    def fund(self) -> Account:
+        """The insurance fund's account (id -1)."""
+        return self.accounts[FUND]
+
+    def fund_equity(self) -> int:
+        """The fund's cash plus the PnL at the marks of the positions it took over."""
+        fund = self.accounts[FUND]
+        total = fund.wallet
+        for pos in fund.positions.values():
+            mark = self.markets[pos.sym].mark
+            if pos.qty and mark is not None:
+                total += pos.upnl(mark, self.markets[pos.sym].k)
+        return total
+
+    def seed_fund(self, amount: int) -> bool:
+        """Pay ``amount`` atoms into the insurance fund (counted as a deposit)."""
+        if not _is_int(amount) or amount <= 0:
+            return self._reject(int(ev.Request.FUND), None, None, FUND, Reject.BAD_AMOUNT)
+        self.accounts[FUND].wallet += amount
+        self.ledger.deposits += amount
+        self.events.append((ev.FUND, -1, FUND, int(amount)))
+        return True
+
+    def _cancel_all(self, acct: Account, syms: Sequence[int], reason: int) -> None:
+        for sym in syms:
+            m = self.markets[sym]
+            pos = acct.positions.get(sym)
+            if pos is None:
+                continue
+            for o in [o for o in m.book.orders.values() if o[1] == acct.id]:
+                m.book.cancel(o[0])
+                self._forget_resting(pos, o[0], o[2], o[3], o[4])
+                self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
+
+    def liquidate(self, acct_id: int, sym: int | str) -> bool:
+        """Take a position under maintenance over into the insurance fund at its bankruptcy price.
+
+        The account's open orders are cancelled (in that symbol if the position
+        is isolated, in every symbol if it is cross), then the whole position
+        moves to the fund at the bankruptcy price, where the margin behind it is
+        exhausted: the account ends the step at zero equity for it (a few atoms
+        of tick rounding above), never below.  What an isolated position has
+        left after the transfer goes to the fund (the Binance/BitMEX policy).
+        The fund then works the position out in the book with reduce-only
+        orders; filling better than the bankruptcy price is its income, worse
+        its loss.
+        """
+        req = int(ev.Request.LIQUIDATE)
+        target = self._settings_target(req, acct_id, sym)
+        if target is None:
+            return False
+        acct, m = target
+        pos = acct.positions.get(m.index)
+        if acct.id == FUND or pos is None or not pos.qty:
+            return self._reject(req, m.index, None, acct.id, Reject.NO_POSITION)
+        if not is_liquidatable(acct, pos, self.markets):
+            return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
+        syms = [m.index] if pos.isolated else [
+            p.sym for p in acct.positions.values() if not p.isolated]
+        self._cancel_all(acct, syms, _C_LIQUIDATION)
+        price = position_bankruptcy_price(acct, m.index, self.markets)
+        if price is None:  # solvent at any price: cannot happen while liquidatable
+            price = 1
+        qty = pos.qty
+        fund = self.accounts[FUND]
+        fpos = fund.positions.get(m.index)
+        if fpos is None:
+            fpos = fund.positions[m.index] = Position(m.index, 1)
+        wallet_before = acct.wallet
+        realized = apply_trade(acct, pos, -qty, price, m.k)
+        apply_trade(fund, fpos, qty, price, m.k)
+        self.events.append((ev.LIQUIDATION, m.index, acct.id, qty, price, m.mark or 0, realized))
+        if pos.isolated:
+            leftover = acct.wallet - wallet_before  # the margin released on close
+            if leftover > 0:
+                acct.wallet -= leftover
+                fund.wallet += leftover
+                self.events.append((ev.FUND, m.index, acct.id, leftover))
+        return True
+
+    def adl(self, sym: int | str, policy: str, price: int, rng: random.Random | None = None
+            ) -> bool:
+        """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
+
+        Allowed only while the fund is short (its equity at the marks < 0): ADL is
+        the last step.  ``price`` is the bankruptcy price of the liquidated
+        position (the caller knows it).  Counterparties are ranked by
+        ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
+        cancelled, and they close ``min(left, position)`` each, without fees.
+        """
+        req = int(ev.Request.ADL)
+        m = self.market(sym)
+        if m is None:
+            return self._reject(req, sym, None, FUND, Reject.UNKNOWN_SYMBOL)
+        fund = self.accounts[FUND]
+        fpos = fund.positions.get(m.index)
+        if fpos is None or not fpos.qty:
+            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+        if not _is_int(price) or not 0 < price < MAX_UNITS or m.mark is None:
+            return self._reject(req, m.index, None, FUND, Reject.BAD_PRICE)
+        if policy not in ADL_POLICIES:
+            return self._reject(req, m.index, None, FUND, Reject.BAD_REQUEST)
+        if self.fund_equity() >= 0:
+            return self._reject(req, m.index, None, FUND, Reject.FUND_NOT_SHORT)
+        ordered = rank(self.adl_candidates(m.index, -fpos.qty), policy, rng)
+        for acct_id, lots in allocate(ordered, abs(fpos.qty)):
+            acct = self.accounts[acct_id]
+            pos = acct.positions[m.index]
+            self._cancel_all(acct, [m.index], _C_DELEVERAGED)
+            signed = lots if pos.qty > 0 else -lots
+            realized = apply_trade(acct, pos, -signed, price, m.k)
+            fund_realized = apply_trade(fund, fpos, signed, price, m.k)
+            self.events.append((ev.ADL, m.index, acct_id, signed, price, realized,
+                                fund_realized))
+        return True
+
+    def adl_candidates(self, sym: int, side_qty: int) -> list[Candidate]:
+        """Positions in ``sym`` on the side of ``side_qty``'s sign, as ADL ranking sees them."""
+        m = self.markets[sym]
+        mark = m.mark
+        out: list[Candidate] = []
+        if mark is None:
+            return out
+        for acct in self.accounts.values():
+            pos = acct.positions.get(sym)
+            if acct.id == FUND or pos is None or not pos.qty or (pos.qty > 0) != (side_qty > 0):
+                continue
+            bankrupt = bankruptcy_price_exact(pos.qty, pos.cost, m.k,
+                                              position_backing(acct, pos, self.markets))
+            upnl = sum(p.upnl(self.markets[p.sym].mark or 0, self.markets[p.sym].k)
+                       for p in acct.positions.values() if p.qty)
+            mm = sum(maintenance_margin(self.markets[p.sym].brackets,
+                                        abs(p.qty) * (self.markets[p.sym].mark or 0)
+                                        * self.markets[p.sym].k)
+                     for p in acct.positions.values() if p.qty)
+            out.append(Candidate(acct.id, pos.qty, Fraction(pos.cost, pos.qty * m.k), mark,
+                                 bankrupt, m.k, acct.wallet, upnl, mm))
+        return out
+
+    def adl_quantiles(self, sym: int, policy: str) -> dict[int, int]:
+        """Every position's ADL indicator (1-5) in ``sym``, longs and shorts ranked apart."""
+        out = quantiles(self.adl_candidates(sym, 1), policy)
+        out.update(quantiles(self.adl_candidates(sym, -1), policy))
+        return out
 
     # ================================================================== orders
     def submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
@@ -743,11 +908,11 @@ class ExchangeCore:
         return long, short
 
     def total_equity(self) -> int:
-        """Sum over accounts of wallet + isolated margin - cost, plus the ledger's accounts.
+        """Sum over accounts (the fund's too) of wallet + isolated margin - cost, plus fees.
 
         Equals ``ledger.deposits`` exactly (see :mod:`exsim.core.clearing`).
         """
-        total = self.ledger.fee_pool + self.ledger.insurance_fund
+        total = self.ledger.fee_pool
         for acct in self.accounts.values():
             total += acct.wallet
             for pos in acct.positions.values():

@@ -34,6 +34,9 @@ class Kind(IntEnum):
     FUNDING = 10
     FUNDING_RATE = 11
     ACCOUNT = 12
+    LIQUIDATION = 13
+    ADL = 14
+    FUND = 15
 
 
 class Request(IntEnum):
@@ -49,6 +52,9 @@ class Request(IntEnum):
     MARGIN_MODE = 8
     ISOLATED_MARGIN = 9
     FUNDING = 10
+    LIQUIDATE = 11
+    ADL = 12
+    FUND = 13
 
 
 ACCEPTED: Final = 1
@@ -63,6 +69,9 @@ ISOLATED_MARGIN: Final = 9
 FUNDING: Final = 10
 FUNDING_RATE: Final = 11
 ACCOUNT: Final = 12
+LIQUIDATION: Final = 13
+ADL: Final = 14
+FUND: Final = 15
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -86,6 +95,14 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
     # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
     ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available"),
+    # the fund (account -1) took over ``qty`` lots at the bankruptcy price; realized is the
+    # liquidated account's PnL on the transfer
+    LIQUIDATION: ("sym", "acct", "qty", "price", "mark", "realized"),
+    # ``acct``'s position closed by ``qty`` lots (signed, its side) against the fund at
+    # ``price``; realized PnL of each side
+    ADL: ("sym", "acct", "qty", "price", "realized", "fund_realized"),
+    # cash into the fund (> 0: seed or a liquidated account's leftover margin; < 0: out)
+    FUND: ("sym", "acct", "amount"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -59,6 +59,9 @@ class Reject(IntEnum):
     NO_MARK_PRICE = 13  # market order or margin check before the symbol has a mark
     BAD_AMOUNT = 14  # deposit/withdrawal amount not a positive int, or more than available
     POSITION_OR_ORDERS_OPEN = 15  # margin mode change while a position or orders exist
+    NOT_LIQUIDATABLE = 16  # the position still meets its maintenance margin
+    FUND_NOT_SHORT = 17  # ADL asked while the insurance fund can still cover its positions
+    NO_POSITION = 18
 
 
 class CancelReason(IntEnum):
@@ -71,6 +74,8 @@ class CancelReason(IntEnum):
     STP_MAKER = 5
     REDUCE_ONLY_TRIM = 6  # position shrank below the reduce-only orders' size
     AMEND_DOWN = 7  # quantity removed by an amend
+    LIQUIDATION = 8  # the account's orders, cancelled when it was liquidated
+    DELEVERAGED = 9  # the account's orders in a symbol where it was auto-deleveraged
 
 
 BUY: Final = 0

@@ -1,0 +1,148 @@
+"""The waterfall in the core, worked by hand: takeover, fund income, fund shortfall, ADL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from core_helpers import C, px, snapshot, usd
+
+from exsim.core.engine import ExchangeCore
+from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED
+from exsim.core.liquidation import FUND, LiquidationIndex, is_liquidatable
+from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, Reject
+from exsim.core.symbols import SymbolSpec, brackets_from_quote
+
+# no fees and one 0.5% bracket, so every number below is easy to check by hand
+SPEC = SymbolSpec("BTCUSDT", C, brackets_from_quote(C, [(0, "0.005", 100)]),
+                  maker_fee=0, taker_fee=0, market_band=None, default_leverage=20)
+A, B, C_, D, E, F = 1, 2, 3, 4, 5, 6
+
+
+def lots(x: str) -> int:
+    return C.qty_to_lots(Decimal(x))
+
+
+def events_of(core: ExchangeCore, kind: int) -> list[tuple[int, ...]]:
+    return [e for e in core.events if e[0] == kind]
+
+
+def test_hand_worked_waterfall() -> None:
+    """Six accounts, no fees, MMR 0.5%.
+
+    Setup at mark 30,000: B (cross, 100,000) sells 2 BTC at 30,000 to A and E, each
+    isolated at 20x (margin 1,500; E adds 500 more: 2,000).  Mark 29,000: C (cross,
+    500 at 100x) sells 0.5 at 29,000 to F.  D bids 1 BTC at 28,600.
+
+    1. Mark 28,600.  A: margin + uPnL = 1,500 - 1,400 = 100 < MM 143: liquidatable
+       (its liquidation price is 28,500 / 0.995 = 28,643.2, up to 28,643.3).  E has
+       2,000 - 1,400 = 600: not.  A is taken over at its bankruptcy price 28,500:
+       A realizes -1,500, ends at 0.  The fund sells the 1 BTC (reduce-only IOC at
+       28,500 or better) into D's bid at 28,600: +100 to the fund (V11).
+    2. ADL is refused while the fund holds the position: its equity at the mark is
+       +100, it is not short.
+    3. Mark gaps to 27,500.  E: 2,000 - 2,500 = -500, bankrupt.  Taken over at its
+       bankruptcy price 30,000 - 2,000 = 28,000; E ends at exactly 0.  The fund is
+       long 1 at 28,000 with the mark at 27,500: equity 100 - 500 = -400, short.
+    4. ADL at 28,000 against the shorts, BitMEX ranking at mark 27,500:
+       C: short 0.5 at 29,000, bankruptcy (14,500 + 500) / 0.5 = 30,000,
+          PnL% 1,500 / 29,000 = 5.17%, leverage 27,500 / 2,500 = 11: score 0.569.
+       B: short 2 at 30,000, bankruptcy (60,000 + 100,000) / 2 = 80,000,
+          PnL% 8.33%, leverage 27,500 / 52,500 = 0.524: score 0.0437.
+       C closes 0.5 (realizing (29,000 - 28,000) x 0.5 = +500), B closes 0.5
+       (+1,000).  The fund closes at its entry: +0.  Fund cash 100.
+    """
+    core = ExchangeCore([SPEC])
+    core.set_mark(0, px(30000))
+    for acct, cash in ((A, "1500"), (E, "1500"), (B, "100000"), (C_, "500"), (D, "100000"),
+                       (F, "100000")):
+        core.deposit(acct, usd(cash))
+    core.deposit(E, usd(500))
+    for acct in (A, E):
+        assert core.set_margin_mode(acct, 0, True)
+    assert core.set_leverage(C_, 0, 100)
+    assert core.submit(B, 0, 1, SELL, lots("2"), px(30000), tif=POST_ONLY)
+    assert core.submit(A, 0, 2, BUY, lots("1"), order_type=MARKET)
+    assert core.submit(E, 0, 3, BUY, lots("1"), order_type=MARKET)
+    assert core.adjust_isolated_margin(E, 0, usd(500))
+    core.set_mark(0, px(29000))
+    assert core.submit(C_, 0, 4, SELL, lots("0.5"), px(29000), tif=POST_ONLY)
+    assert core.submit(F, 0, 5, BUY, lots("0.5"), order_type=MARKET)
+    assert core.submit(D, 0, 6, BUY, lots("1"), px(28600), tif=POST_ONLY)
+    assert core.position_of(A, 0).margin == usd(1500)  # type: ignore[union-attr]
+    assert core.position_of(E, 0).margin == usd(2000)  # type: ignore[union-attr]
+
+    # 1. the first liquidation, worked out in the book above bankruptcy
+    core.set_mark(0, px(28600))
+    accounts = core.accounts
+    assert is_liquidatable(accounts[A], accounts[A].positions[0], core.markets)
+    assert not is_liquidatable(accounts[E], accounts[E].positions[0], core.markets)
+    before = snapshot(core)
+    assert not core.liquidate(E, 0)  # not under maintenance: a reject, nothing changes
+    assert core.events[-1][5] == Reject.NOT_LIQUIDATABLE and snapshot(core) == before
+    core.events.clear()
+    assert core.liquidate(A, 0)
+    (liq,) = events_of(core, LIQUIDATION)
+    assert liq[2:] == (A, lots("1"), px(28500), px(28600), -usd(1500))
+    assert core.position_of(A, 0).qty == 0 and accounts[A].wallet == 0  # type: ignore[union-attr]
+    assert core.position_of(FUND, 0).qty == lots("1")  # type: ignore[union-attr]
+
+    # 2. the fund holds the position with a profit at the mark: no ADL
+    assert not core.adl(0, "bitmex", px(28500))
+    assert core.events[-1][0] == REJECTED and core.events[-1][5] == Reject.FUND_NOT_SHORT
+    core.events.clear()
+    assert core.submit(FUND, 0, 7, SELL, lots("1"), px(28500), tif=IOC, reduce_only=True)
+    (fill,) = events_of(core, FILL)
+    assert (fill[2], fill[3], fill[5], fill[11]) == (px(28600), lots("1"), FUND, usd(100))
+    assert core.fund.wallet == usd(100) and core.fund_equity() == usd(100)
+    assert not core.adl(0, "bitmex", px(28500))  # and now it has nothing to deleverage
+    assert core.events[-1][5] == Reject.NO_POSITION
+
+    # 3. a gap through E's bankruptcy price
+    core.set_mark(0, px(27500))
+    core.events.clear()
+    assert core.liquidate(E, 0)
+    (liq,) = events_of(core, LIQUIDATION)
+    assert liq[4] == px(28000) and liq[6] == -usd(2000)
+    assert accounts[E].wallet == 0 and core.position_of(E, 0).margin == 0  # type: ignore[union-attr]
+    assert core.fund_equity() == usd(-400)
+
+    # 4. ADL: C before B, at E's bankruptcy price
+    assert core.adl_quantiles(0, "bitmex")[C_] == 5
+    core.events.clear()
+    assert core.adl(0, "bitmex", px(28000))
+    assert [e[2:] for e in events_of(core, ADL)] == [
+        (C_, -lots("0.5"), px(28000), usd(500), 0),
+        (B, -lots("0.5"), px(28000), usd(1000), 0)]
+    assert core.position_of(FUND, 0).qty == 0 and core.fund.wallet == usd(100)  # type: ignore[union-attr]
+    assert core.position_of(B, 0).qty == -lots("1.5")  # type: ignore[union-attr]
+    assert core.position_of(C_, 0).qty == 0  # type: ignore[union-attr]
+    assert all(core.invariants().values())
+    # no account below zero equity once the liquidations are resolved
+    for acct in accounts.values():
+        equity = acct.wallet + sum(p.margin + p.upnl(px(27500), C.k)
+                                   for p in acct.positions.values())
+        assert equity >= 0
+
+
+def test_fund_seed_and_reconciliation() -> None:
+    core = ExchangeCore([SPEC])
+    assert core.seed_fund(usd(1000))
+    assert not core.seed_fund(0)
+    assert core.fund.wallet == usd(1000) and core.ledger.deposits == usd(1000)
+    assert all(core.invariants().values())
+
+
+def test_liquidation_index_finds_exactly_the_crossed_positions() -> None:
+    index = LiquidationIndex()
+    index.update(1, 5, 28_000)  # long: liquidated at marks <= 28,000
+    index.update(2, 5, 29_000)
+    index.update(3, -5, 31_000)  # short: liquidated at marks >= 31,000
+    index.update(4, -5, 32_000)
+    assert index.crossed(30_000) == []
+    assert index.crossed(29_000) == [2]
+    assert index.crossed(27_000) == [1, 2]
+    assert index.crossed(31_500) == [3]
+    index.update(2, 0, None)  # flat: gone
+    index.update(4, -5, 31_200)  # moved
+    assert index.crossed(27_000) == [1] and index.crossed(31_500) == [3, 4]
+    assert len(index) == 3
