@@ -40,16 +40,26 @@ from exsim.core.events import (
     DEPOSIT,
     FILL,
     FUNDING,
+    REJECTED,
     Event,
 )
 from exsim.core.orders import BUY, GTC, LIMIT
 from exsim.core.units import LinearContract
-
-NS_PER_S = 1_000_000_000
+from exsim.timeunits import NS_PER_S
 
 
 class Agent:
     """Base class of every strategy.  Override :meth:`run`; it may return to stop the agent."""
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Validate the config's ``params`` table before the run starts.
+
+        Raise ``ValueError`` with a message naming the bad key; ``exsim validate``
+        and ``exsim run`` report it with the agent's place in the config.  The
+        default accepts anything.
+        """
+        return params
 
     async def run(self, ctx: Context) -> None:
         raise NotImplementedError(
@@ -70,6 +80,7 @@ class Context:
         self.events: list[Event] = []  # own events not yet drained by the agent
         self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
         self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
+        self._unacknowledged: set[int] = set()  # sent, no ACCEPTED or REJECTED back yet
         self.balance = 0  # atoms: deposits - fees + realized PnL + funding (all symbols)
         self.available: int | None = None  # atoms free for new orders, at the last account snapshot
         self._net = net
@@ -124,6 +135,9 @@ class Context:
                     self._reduce(e[7], lots)
             elif kind == ACCEPTED:
                 leaves[e[2]] = e[6]
+                self._unacknowledged.discard(e[2])
+            elif kind == REJECTED:
+                self._unacknowledged.discard(e[3])
             elif kind == CANCELLED:
                 self._reduce(e[2], e[4])
             elif kind == AMENDED:
@@ -142,6 +156,10 @@ class Context:
             self.open_orders[oid] = left
         else:
             self.open_orders.pop(oid, None)
+
+    def live(self, oid: int) -> bool:
+        """May this order still rest?  In flight (not yet acknowledged) or open."""
+        return oid in self.open_orders or oid in self._unacknowledged
 
     def drain_events(self) -> list[Event]:
         """Own events received since the last drain."""
@@ -167,6 +185,7 @@ class Context:
         """Send an order (prices in ticks, quantities in lots); returns its order id."""
         self._next_oid += 1
         oid = (self.agent_id << 32) | self._next_oid
+        self._unacknowledged.add(oid)
         self._net.send(self.agent_id, self._exchange,
                        Submit(self.account, sym, oid, side, qty, price, order_type, tif,
                               reduce_only))

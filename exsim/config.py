@@ -16,6 +16,7 @@ reserved for the liquidation engine.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -125,6 +126,7 @@ class AgentConfig:
     count: int = 1
     deposit: float = 10_000.0  # quote currency per agent
     leverage: int = 10
+    latency_ms: float = 0.0  # this agent's own constant latency to the exchange; 0: the default
     params: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -168,7 +170,7 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
-                 "funding.cap", "output.account_snapshot_s"}
+                 "funding.cap", "output.account_snapshot_s", "agents.latency_ms"}
 _FRACTION = {"scenario.drop", "scenario.recovery"}
 
 
@@ -237,12 +239,26 @@ def _convert(annotation: object, value: object, where: str, source: str) -> obje
     raise _fail(source, where, f"cannot read a value of type {kind}")  # pragma: no cover
 
 
+_NS_SCALE = {  # fields that become integer nanoseconds, and their unit in ns
+    "run.duration": 1e9, "exchange.feed_interval_ms": 1e6, "exchange.feed_latency_ms": 1e6,
+    "exchange.service_us": 1e3, "exchange.latency.ms": 1e6, "exchange.latency.high_ms": 1e6,
+    "exchange.latency.floor_ms": 1e6, "oracle.interval_ms": 1e6,
+    "oracle.basis_halflife_s": 1e9, "funding.interval_s": 1e9, "funding.sample_s": 1e9,
+    "scenario.step_s": 1e9, "output.account_snapshot_s": 1e9, "agents.latency_ms": 1e6,
+}
+
+
 def _check_range(rule: str, value: object, where: str, source: str) -> None:
     if rule in _CHOICES and value not in _CHOICES[rule]:
         near = difflib.get_close_matches(str(value), _CHOICES[rule], n=1)
         hint = f"; did you mean '{near[0]}'?" if near else ""
         raise _fail(source, where, f"{value!r} is not one of {', '.join(_CHOICES[rule])}{hint}")
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise _fail(source, where, f"must be a finite number, got {value!r}")
+        scale = _NS_SCALE.get(rule)
+        if scale is not None and value > 0 and round(value * scale) < 1:
+            raise _fail(source, where, f"{value!r} is below 1 ns of simulated time")
         if rule in _POSITIVE and not value > 0:
             raise _fail(source, where, f"must be > 0, got {value!r}")
         if rule in _NON_NEGATIVE and not value >= 0:
@@ -303,6 +319,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             csv_file = Path(source).parent / csv_file
         if not csv_file.is_file():
             raise _fail(source, "scenario.csv", f"no such file: {csv_file}")
+        from exsim.scenarios.paths import csv_path
+
+        try:
+            csv_path(str(csv_file))
+        except ValueError as exc:
+            raise _fail(source, "scenario.csv", str(exc)) from None
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")

@@ -41,10 +41,10 @@ from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.output.tables import write_tables
-from exsim.rng import stream
+from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import make_path
+from exsim.timeunits import NS_PER_S, ns
 
-NS_PER_S = 1_000_000_000
 EXCHANGE, ORACLE, RECORDER, FUNDING, FIRST_AGENT = 0, 1, 2, 3, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
 
@@ -57,10 +57,6 @@ class AgentLoadError(ValueError):
 class Failure:
     reason: str
     detail: str = ""
-
-
-def ns(seconds: float) -> int:
-    return round(seconds * NS_PER_S)
 
 
 def latency_model(cfg: LatencyConfig) -> LatencyModel:
@@ -116,7 +112,7 @@ class Simulation:
         self.seed = config.run.seed if seed is None else seed
         self.duration_ns = ns(config.run.duration)
         self.failure: Failure | None = None
-        self.isolated: list[dict[str, str]] = []  # agents dropped after raising
+        self.crashes: list[tuple[int, int, str, str]] = []  # (time ns, agent id, name, traceback)
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
         self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
@@ -131,7 +127,8 @@ class Simulation:
                                       feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)),
                                       account_snapshot_ns=ns(config.output.account_snapshot_s))
         contracts = [s.contract for s in self.specs]
-        paths = [make_path(config.scenario, config.run.duration, self.seed + i)
+        paths = [make_path(config.scenario, config.run.duration,
+                           derive_seed(self.seed, "symbol", i))
                  for i in range(len(self.specs))]
         self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
@@ -154,6 +151,10 @@ class Simulation:
         for i, a in enumerate(agents):
             where = f"agents[{i}] (class {a.cls!r})"
             cls = load_agent_class(a.cls, where)
+            try:
+                cls.check_params(a.params)
+            except (ValueError, TypeError) as exc:
+                raise AgentLoadError(f"{where}: {exc}") from None
             for _ in range(a.count):
                 agent_id = next_id
                 next_id += 1
@@ -172,6 +173,8 @@ class Simulation:
                             f"{where}: leverage {a.leverage} is not allowed on {spec.name} "
                             f"(max {spec.max_leverage})")
                 inbox = self.net.register(agent_id)
+                if a.latency_ms > 0:
+                    self.net.per_sender[agent_id] = Constant(ns(a.latency_ms / 1000))
                 self.exchange.route(agent_id, agent_id)
                 ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
                               exchange=EXCHANGE, feed=self.feed, contracts=contracts,
@@ -192,13 +195,11 @@ class Simulation:
         try:
             await agent.run(ctx)
         except Exception:
-            if self.config.run.on_agent_error == "isolate":
-                self.isolated.append({"agent": name, "at_seconds": str(self.net.now / NS_PER_S),
-                                      "error": traceback.format_exc()})
-                return
-            if self.failure is None:
-                self.failure = Failure(f"agent crashed: {name}", traceback.format_exc())
-            cancel.cancel()
+            # recorded, not acted on in arrival order: two agents failing at the same
+            # instant are reported by (time, agent id), whatever order trio ran them in
+            self.crashes.append((self.net.now, ctx.agent_id, name, traceback.format_exc()))
+            if self.config.run.on_agent_error == "stop":
+                cancel.cancel()
 
     async def main(self, progress: Callable[[int], None] | None = None) -> None:
         async with trio.open_nursery() as nursery:
@@ -230,6 +231,9 @@ class Simulation:
                  if self.config.run.clock == "virtual" else None)
         try:
             trio.run(self.main, report, clock=clock)
+            if self.crashes and self.config.run.on_agent_error == "stop":
+                _, _, name, tb = min(self.crashes)
+                self.failure = Failure(f"agent crashed: {name}", tb)
         except BaseException as exc:
             if _contains(exc, KeyboardInterrupt):
                 self.failure = Failure("interrupted (Ctrl-C)")
@@ -263,7 +267,10 @@ class Simulation:
             "trades": self.recorder.trades,
             "agents": len(self.agents),
             "max_exchange_queue": self.exchange.max_queue,
-            "isolated_agents": self.isolated,
+            "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [
+                {"agent": name, "at_seconds": t / NS_PER_S, "error": tb}
+                for t, _, name, tb in sorted(self.crashes)],
+            "dropped_messages": self.exchange.dropped,
             "invariants": invariants,
         }
         if self.failure is not None and self.failure.detail:

@@ -76,3 +76,13 @@ def test_agent_parameters_are_checked_by_name() -> None:
         read_params("noise", {"rate": 1.0}, {"rat": 2})
     with pytest.raises(ValueError, match="must be a number >= 0"):
         read_params("noise", {"rate": 1.0}, {"rate": "fast"})
+
+
+def test_an_agent_can_have_its_own_latency() -> None:
+    """The shock agent acts at 10 s; with 250 ms to the exchange its order arrives at
+    10.25 s and is accepted after the exchange's 50 us of service."""
+    shock = FIRST_AGENT + 3
+    sim = run([MAKERS, {"class": "shock", "latency_ms": 250.0, "deposit": 10_000_000.0,
+                        "params": {"at_s": 10, "qty_lots": 10}}], duration=20.0)
+    (accepted,) = [t for t, e in sim.recorder.log if e[0] == ACCEPTED and e[3] == shock]
+    assert accepted == 10_250_050_000

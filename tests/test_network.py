@@ -190,3 +190,28 @@ def test_unknown_destination_and_past_wake_ups_are_errors() -> None:
 
     with pytest.raises(ValueError, match="clock is at 100 ns"):
         run_virtual(backwards)
+
+
+def test_a_link_is_first_in_first_out() -> None:
+    """Random latencies on one link: arrival order is send order (equal times share
+    an instant and keep their sequence)."""
+
+    async def main() -> list[int]:
+        net = Network(9, Uniform(1, 50 * MS))
+        inbox = net.register(1)
+        net.register(2)
+        got: list[int] = []
+
+        async def receiver() -> None:
+            async for batch in inbox:
+                got.extend(batch)
+
+        async with trio.open_nursery() as n:
+            n.start_soon(receiver)
+            for i in range(200):
+                net.send(2, 1, i)
+            await net.run(until=100 * MS)
+            n.cancel_scope.cancel()
+        return got
+
+    assert run_virtual(main) == list(range(200))

@@ -92,12 +92,33 @@ def test_same_seed_same_digest_across_hash_seeds_and_schedulers() -> None:
     ({"symbols": [{"tick_size": "0.5", "lot_size": "0.001", "cash_atom": "0.001"}]},
      "symbols[0]: tick_size x lot_size"),
     ({"scenario": {"drop": 1.0}}, "scenario.drop: must be below 1"),
+    ({"run": {"duration": float("inf")}}, "run.duration: must be a finite number"),
+    ({"exchange": {"latency": {"sigma": float("nan")}}}, "must be a finite number"),
+    ({"funding": {"interval_s": 1e-10}}, "funding.interval_s: 1e-10 is below 1 ns"),
+    ({"exchange": {"service_us": 1e-5}}, "exchange.service_us: 1e-05 is below 1 ns"),
 ])
 def test_bad_config_names_file_key_and_value(doc: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         parse_config(doc, "my.toml")
     assert str(err.value).startswith("my.toml: ")
     assert message in str(err.value)
+
+
+def test_agent_params_are_checked_before_the_run() -> None:
+    for params, message in (({"rate_typo": 1.0}, "unknown parameter 'rate_typo'"),
+                            ({"lifetime_s": 0}, "'lifetime_s' must be > 0")):
+        cfg = parse_config({"agents": [{"class": "noise", "params": params}]})
+        with pytest.raises(AgentLoadError, match=message):
+            Simulation(cfg)
+    cfg = parse_config({"agents": [{"class": "shock", "params": {"side": 3}}]})
+    with pytest.raises(AgentLoadError, match=r"agents\[0\] \(class 'shock'\): shock: "):
+        Simulation(cfg)
+
+
+def test_a_bad_csv_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "px.csv").write_text("0,100\n5,abc\n")
+    with pytest.raises(ConfigError, match=r"scenario\.csv: .*px\.csv:2"):
+        parse_config({"scenario": {"kind": "csv", "csv": "px.csv"}}, str(tmp_path / "c.toml"))
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
@@ -221,14 +242,12 @@ def test_funding_settles_at_each_interval(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("method", ["ema_basis", "median3", "fair"])
 def test_every_mark_method_stays_within_its_clamp_of_the_index(method: str) -> None:
-    from exsim.scenarios.paths import make_path
-
     cfg = parse_config({**small(120.0), "oracle": {"method": method, "clamp": 0.002},
                         "funding": {"interval_s": 60.0}})
     sim = Simulation(cfg)
     summary = sim.run()
     assert summary["complete"] and all(summary["invariants"].values())
-    path = make_path(cfg.scenario, 120.0, sim.seed)
+    path = sim.oracle.paths[0]
     marks = [(t, e[2]) for t, e in sim.recorder.log if e[0] == 7]  # MARK
     assert len(marks) > 100
     tick = 0.1
@@ -278,3 +297,47 @@ def test_the_whole_quickstart_hour_end_to_end(tmp_path: Path) -> None:
     for name in ("trades", "orders", "marks", "funding", "accounts", "account_snapshots"):
         assert (tmp_path / "qs" / f"{name}.parquet").exists()
     assert json.loads((tmp_path / "qs" / "config.json").read_text())["run"]["duration"] == 3600.0
+
+
+def test_funding_settles_on_its_own_schedule_not_the_samples() -> None:
+    """Interval 10 s, samples every 3 s: settlements at 10, 20 and 30 s, not only at 30."""
+    from exsim.core.events import FUNDING_RATE
+
+    cfg = parse_config({**small(35.0), "funding": {"interval_s": 10.0, "sample_s": 3.0}})
+    sim = Simulation(cfg)
+    sim.run()
+    times = [round(t / 1e9) for t, e in sim.recorder.log if e[0] == FUNDING_RATE]
+    assert times == [10, 20, 30]
+
+
+def test_agents_mirrors_match_the_exchange() -> None:
+    """After a run (and the messages still in flight), each agent's view of its orders,
+    position and balance is exactly the exchange's."""
+    from exsim.actors.messages import Events
+
+    sim = Simulation(parse_config(small(300.0)))
+    sim.run()
+    for _, _, ctx in sim.agents:
+        for msg in sim.net.take_pending(ctx.agent_id):
+            if isinstance(msg, Events):
+                ctx._absorb(msg.events)
+        acct = sim.core.accounts[ctx.account]
+        resting = {o[0]: o[4] for o in sim.core.markets[0].book.orders.values()
+                   if o[1] == ctx.account}
+        assert ctx.open_orders == resting
+        pos = acct.positions.get(0)
+        assert ctx.position[0] == (pos.qty if pos else 0)
+        assert ctx.balance == acct.wallet + sum(p.margin for p in acct.positions.values())
+
+
+def test_every_event_kind_has_a_table_and_a_route() -> None:
+    from exsim.actors.exchange import owners_of
+    from exsim.core.events import FIELDS, Kind
+    from exsim.output.tables import TABLES
+
+    tabled = {k for kinds in TABLES.values() for k in kinds}
+    assert tabled == set(FIELDS) == {int(k) for k in Kind}
+    for kind, fields in FIELDS.items():
+        event = (kind, *range(10, 10 + len(fields)))
+        has_account = any(f in ("acct", "taker_acct", "maker_acct") for f in fields)
+        assert bool(owners_of(event)) == has_account, Kind(kind).name

@@ -47,16 +47,12 @@ from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import (
     ACCEPTED,
-    ACCOUNT,
     AMENDED,
     CANCELLED,
-    DEPOSIT,
+    FIELDS,
     FILL,
-    FUNDING,
     FUNDING_RATE,
-    LEVERAGE,
     MARK,
-    REJECTED,
     Event,
 )
 
@@ -67,20 +63,22 @@ DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
 
 
+_OWNER_FIELDS: dict[int, tuple[int, ...]] = {
+    kind: tuple(i + 1 for i, name in enumerate(fields)
+                if name in ("acct", "taker_acct", "maker_acct"))
+    for kind, fields in FIELDS.items()
+}
+
+
 def owners_of(event: Event) -> tuple[int, ...]:
-    """The account ids an event concerns (its private-stream recipients)."""
-    kind = event[0]
-    if kind == FILL:
-        return (event[5], event[8])
-    if kind == REJECTED:
-        return (event[4],)
-    if kind in (ACCEPTED, CANCELLED, AMENDED):
-        return (event[3],)
-    if kind in (FUNDING, LEVERAGE):
-        return (event[2],)
-    if kind in (DEPOSIT, ACCOUNT):
-        return (event[1],)
-    return ()
+    """The account ids an event concerns (its private-stream recipients), from FIELDS."""
+    where = _OWNER_FIELDS[event[0]]
+    if len(where) == 1:
+        return (event[where[0]],)
+    if not where:
+        return ()
+    a, b = event[where[0]], event[where[1]]
+    return (a,) if a == b else (a, b)
 
 
 class ExchangeActor:

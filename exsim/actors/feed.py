@@ -4,7 +4,7 @@ The exchange actor appends a :class:`Snapshot` at most once per feed interval
 (and only when something changed).  An agent reading at instant ``t`` gets
 the latest snapshot taken at or before ``t - feed_latency``: a pure function
 of time, so what an agent sees never depends on which task trio ran first.
-Old snapshots are kept (they are small) so a slow reader can look back.
+Old snapshots are kept (they are small): a reader's view is a lookup by time.
 """
 
 from __future__ import annotations
@@ -59,6 +59,3 @@ class MarketFeed:
         times = self._times[sym]
         i = bisect_right(times, now - self.latency_ns)
         return self._snaps[sym][i - 1] if i else None
-
-    def history(self, sym: int) -> list[Snapshot]:
-        return list(self._snaps[sym])

@@ -38,7 +38,6 @@ class FundingActor:
         self.interest, self.clamp, self.cap = interest, clamp, cap
         self.impact_notional = impact_notional
         self.samples: list[list[float]] = [[] for _ in paths]
-        self.rates: list[list[tuple[int, int]]] = [[] for _ in paths]  # (time ns, rate 1e-8)
         self.inbox = net.register(actor_id)
 
     def sample(self, sym: int) -> None:
@@ -58,15 +57,18 @@ class FundingActor:
         avg = sum(samples) / len(samples) if samples else 0.0
         rate = funding_rate(avg, self.interest, self.clamp, self.cap)
         samples.clear()
-        self.rates[sym].append((self.net.now, rate))
         self.net.send(self.id, self.exchange, SettleFunding(sym, rate))
 
     async def run(self) -> None:
+        sample, interval = self.sample_ns, self.interval_ns
         while True:
             now = self.net.now
-            self.net.wake(self.id, (now // self.sample_ns + 1) * self.sample_ns)
+            self.net.wake(self.id, min((now // sample + 1) * sample,
+                                       (now // interval + 1) * interval))
             await self.inbox.receive()
+            now = self.net.now
             for sym in range(len(self.paths)):
-                self.sample(sym)
-                if self.net.now % self.interval_ns == 0:
+                if now % sample == 0:
+                    self.sample(sym)
+                if now % interval == 0:
                     self.settle(sym)

@@ -15,8 +15,6 @@ from typing import Protocol
 
 import attrs
 
-NS_PER_S = 1_000_000_000
-
 
 class LatencyModel(Protocol):
     def draw(self, rng: random.Random) -> int:

@@ -21,6 +21,10 @@ distinct instant against about 23 us for a timed wake-up under
 under a MockClock, so any trio timer is virtual too.  With ``virtual=False``
 (``clock = "wall"``) the network sleeps on trio's real clock until the next key.
 
+Each link (sender, receiver) is first-in, first-out: a message is delivered no
+earlier than the previous one on its link, so an agent never sees a fill
+before the acceptance of its order.
+
 Senders call :meth:`Network.send` synchronously (it only pushes onto the heap);
 in wall-clock mode, if the new item is due before the instant the network is
 sleeping towards, the network's wake-up deadline is moved earlier.
@@ -38,8 +42,9 @@ import attrs
 import trio
 from trio.testing import wait_all_tasks_blocked
 
-from exsim.actors.latency import NS_PER_S, LatencyModel
+from exsim.actors.latency import LatencyModel
 from exsim.rng import stream
+from exsim.timeunits import NS_PER_S
 
 DATA = 0
 WAKE = 1
@@ -70,6 +75,7 @@ class Network:
         self._seq: dict[int, int] = {}
         self._rngs: dict[int, random.Random] = {}
         self._models: dict[tuple[int, int], LatencyModel] = {}  # resolved per link
+        self._last_on_link: dict[tuple[int, int], int] = {}  # latest deliver_at per link
         self._scope: trio.CancelScope | None = None
         self._target = 0  # the instant the network is sleeping towards
         self._origin = 0.0  # trio time at simulated 0
@@ -111,7 +117,14 @@ class Network:
         delay = model.draw(self._rngs[sender])
         if delay <= 0:
             raise ValueError(f"latency model for {sender}->{dest} drew {delay} ns; must be > 0")
+        # a link is first-in, first-out (like a TCP connection): a message never
+        # overtakes an earlier one on the same link, however the latencies fall
+        link = (sender, dest)
         deliver_at = self.now + delay
+        last = self._last_on_link.get(link, 0)
+        if deliver_at < last:
+            deliver_at = last
+        self._last_on_link[link] = deliver_at
         self._push(deliver_at, DATA, sender, dest, msg)
         return deliver_at
 

@@ -27,8 +27,10 @@ class Oracle:
                  paths: list[IndexPath], contracts: list[LinearContract], *, interval_ns: int,
                  halflife_ns: int, clamp: float, method: str = "ema_basis",
                  funding_interval_ns: int = 8 * 3600 * 10**9) -> None:
-        if clamp < 0 or method not in METHODS or funding_interval_ns <= 0:
+        if clamp < 0 or method not in METHODS:
             raise ValueError(f"oracle: clamp must be >= 0 and method one of {METHODS}")
+        if funding_interval_ns <= 0:
+            raise ValueError("oracle: the funding interval must be > 0 ns")
         self.net = net
         self.id = actor_id
         self.exchange = exchange
@@ -42,7 +44,6 @@ class Oracle:
         self.funding_interval_ns = funding_interval_ns
         self.basis = [0.0] * len(paths)
         self.inbox = net.register(actor_id)
-        self.published = 0
 
     def mark_ticks(self, sym: int) -> tuple[int, float]:
         """Update the basis EMA for ``sym`` and return (mark in ticks, index)."""
@@ -75,4 +76,3 @@ class Oracle:
         for sym in range(len(self.paths)):
             mark, index = self.mark_ticks(sym)
             self.net.send(self.id, self.exchange, SetMark(sym, mark, index))
-        self.published += 1

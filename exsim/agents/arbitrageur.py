@@ -9,10 +9,14 @@ mark back to the index after a dislocation, if it has the capital.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from exsim.agent import Agent, Context
 from exsim.agents.params import read_params
 from exsim.core.orders import BUY, MARKET, SELL
 
+POSITIVE = ("interval_s", "qty_lots")
 DEFAULTS = {
     "interval_s": 1.0,
     "threshold_bps": 10.0,
@@ -23,8 +27,12 @@ DEFAULTS = {
 
 
 class Arbitrageur(Agent):
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
+        return read_params("arbitrageur", DEFAULTS, params, POSITIVE)
+
     async def run(self, ctx: Context) -> None:
-        p = read_params("arbitrageur", DEFAULTS, ctx.params)
+        p = self.check_params(ctx.params)
         tick = float(ctx.contracts[0].tick_size)
         qty, limit = max(1, int(p["qty_lots"])), int(p["max_position_lots"])
         while True:

@@ -11,10 +11,14 @@ reduce-only market order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from exsim.agent import Agent, Context
 from exsim.agents.params import read_params
 from exsim.core.orders import BUY, MARKET, SELL
 
+POSITIVE = ("leverage_min", "leverage_max", "utilization", "wait_mean_s", "hold_mean_s")
 DEFAULTS = {
     "leverage_min": 2.0,
     "leverage_max": 20.0,
@@ -26,12 +30,17 @@ DEFAULTS = {
 
 
 class LeveragedTrader(Agent):
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
+        p = read_params("leveraged", DEFAULTS, params, POSITIVE)
+        if not 1 <= int(p["leverage_min"]) <= int(p["leverage_max"]):
+            raise ValueError("leveraged: need 1 <= leverage_min <= leverage_max")
+        return p
+
     async def run(self, ctx: Context) -> None:
-        p = read_params("leveraged", DEFAULTS, ctx.params)
+        p = self.check_params(ctx.params)
         rng = ctx.rng
         low, high = int(p["leverage_min"]), int(p["leverage_max"])
-        if not 1 <= low <= high:
-            raise ValueError("leveraged: need 1 <= leverage_min <= leverage_max")
         leverage = rng.randint(low, high)
         ctx.set_leverage(leverage)
         k = ctx.contracts[0].k

@@ -10,10 +10,14 @@ where crash liquidity goes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from exsim.agent import Agent, Context
 from exsim.agents.params import read_params
 from exsim.core.orders import BUY, POST_ONLY, SELL
 
+POSITIVE = ("requote_s", "quote_lots", "widen")
 DEFAULTS = {
     "requote_s": 1.0,
     "half_spread_bps": 5.0,
@@ -26,15 +30,19 @@ DEFAULTS = {
 
 
 class MarketMaker(Agent):
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
+        return read_params("market_maker", DEFAULTS, params, POSITIVE)
+
     async def run(self, ctx: Context) -> None:
-        p = read_params("market_maker", DEFAULTS, ctx.params)
+        p = self.check_params(ctx.params)
         last_mark: int | None = None
         quotes: list[int] = []
         while True:
             await ctx.sleep(p["requote_s"])
             ctx.drain_events()
             for oid in quotes:
-                if oid in ctx.open_orders:
+                if ctx.live(oid):
                     ctx.cancel(oid)
             quotes.clear()
             snap = ctx.market()

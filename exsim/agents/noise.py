@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
+from typing import Any
 
 from exsim.agent import Agent, Context
 from exsim.agents.params import read_params
 from exsim.core.orders import BUY, IOC, MARKET
 
+POSITIVE = ("mean_lots", "lifetime_s")
 DEFAULTS = {
     "rate": 0.1,  # orders per simulated second (Poisson)
     "p_market": 0.2,  # share of market orders; the rest are limit orders
@@ -21,8 +24,12 @@ DEFAULTS = {
 class NoiseTrader(Agent):
     """Buys or sells at random: market orders, and limit orders a few ticks off the touch."""
 
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
+        return read_params("noise", DEFAULTS, params, POSITIVE)
+
     async def run(self, ctx: Context) -> None:
-        p = read_params("noise", DEFAULTS, ctx.params)
+        p = self.check_params(ctx.params)
         if p["rate"] <= 0:
             return
         placed: deque[tuple[int, int]] = deque()  # (simulated ns, oid), oldest first
@@ -33,7 +40,7 @@ class NoiseTrader(Agent):
             horizon = ctx.now - int(p["lifetime_s"] * 1e9)
             while placed and placed[0][0] <= horizon:
                 _, oid = placed.popleft()
-                if oid in ctx.open_orders:
+                if ctx.live(oid):
                     ctx.cancel(oid)
             snap = ctx.market()
             if snap is None or snap.mark is None:

@@ -4,7 +4,8 @@ Columns come from :data:`exsim.core.events.FIELDS`, so the tables cannot drift
 from the events.  Files: ``orders.parquet`` (accepted, rejected, cancelled,
 amended, with a ``kind`` column), ``trades.parquet`` (fills), ``marks.parquet``,
 ``funding.parquet`` (rates and per-account payments), ``account_snapshots.parquet``
-(every account's positions and balances at a fixed interval),
+(every account's positions and balances at a fixed interval), ``liquidations.parquet``
+(takeovers, ADL executions, fund transfers),
 ``accounts.parquet`` (deposits, leverage and margin changes).  pandas, polars
 and duckdb read them directly.
 """
@@ -19,15 +20,18 @@ import pyarrow.parquet as pq
 from exsim.core.events import (
     ACCEPTED,
     ACCOUNT,
+    ADL,
     AMENDED,
     CANCELLED,
     DEPOSIT,
     FIELDS,
     FILL,
+    FUND,
     FUNDING,
     FUNDING_RATE,
     ISOLATED_MARGIN,
     LEVERAGE,
+    LIQUIDATION,
     MARK,
     REJECTED,
     Event,
@@ -41,6 +45,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
     "account_snapshots": (ACCOUNT,),
+    "liquidations": (LIQUIDATION, ADL, FUND),
 }
 
 

@@ -13,8 +13,8 @@ from bisect import bisect_right
 
 from exsim.config import ScenarioConfig
 from exsim.rng import stream
+from exsim.timeunits import NS_PER_S
 
-NS_PER_S = 1_000_000_000
 SECONDS_PER_YEAR = 365.25 * 86400
 
 
