@@ -9,8 +9,8 @@ exactly this without running anything.
 Sections: ``[run]`` (seed, duration, clock, on_agent_error), ``[exchange]``
 (service time, latency, feed), ``[[symbols]]`` (grid, fees, brackets),
 ``[scenario]`` (the index path), ``[oracle]`` (mark price), ``[funding]``,
-``[[agents]]`` (class, count, params) and ``[output]``.  ``[liquidation]`` is
-reserved for the liquidation engine.
+``[liquidation]`` (the liquidator, insurance fund and ADL), ``[[agents]]`` (class,
+count, params) and ``[output]``.
 """
 
 from __future__ import annotations
@@ -121,6 +121,17 @@ class FundingConfig:
 
 
 @attrs.frozen
+class LiquidationConfig:
+    enabled: bool = True
+    latency_ms: float = 5.0  # the liquidator's own latency to the exchange
+    interval_ms: float = 100.0  # its rate limit: one request per interval at most
+    slice_lots: int = 1000  # largest work-out order of the fund
+    tolerance: float = 0.02  # work-out orders may fill this much worse than the takeover price
+    adl_policy: str = "bitmex"  # "bitmex", "binance", "hyperliquid", "dydx", or "none"
+    fund_initial: float = 0.0  # quote currency the insurance fund starts with
+
+
+@attrs.frozen
 class AgentConfig:
     cls: str  # "noise", "market_maker", or "package.module:Class", or an entry-point name
     count: int = 1
@@ -147,7 +158,7 @@ class Config:
     funding: FundingConfig = FundingConfig()
     agents: tuple[AgentConfig, ...] = ()
     output: OutputConfig = OutputConfig()
-    liquidation: Mapping[str, Any] = attrs.field(factory=dict)
+    liquidation: LiquidationConfig = LiquidationConfig()
 
 
 # ----------------------------------------------------------------------------- loading
@@ -159,6 +170,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "oracle.method": ("ema_basis", "median3", "fair"),
+    "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx", "none"),
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
@@ -166,12 +178,14 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "scenario.start_price", "scenario.step_s", "oracle.interval_ms",
              "oracle.basis_halflife_s", "agents.count", "agents.leverage",
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
-             "funding.impact_notional"}
+             "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
+             "liquidation.slice_lots"}
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
-                 "funding.cap", "output.account_snapshot_s", "agents.latency_ms"}
-_FRACTION = {"scenario.drop", "scenario.recovery"}
+                 "funding.cap", "output.account_snapshot_s", "agents.latency_ms",
+                 "liquidation.fund_initial"}
+_FRACTION = {"scenario.drop", "scenario.recovery", "liquidation.tolerance"}
 
 
 def _fail(source: str, path: str, message: str) -> ConfigError:
@@ -213,6 +227,10 @@ def _convert(annotation: object, value: object, where: str, source: str) -> obje
     nested = {"LatencyConfig": LatencyConfig}
     if kind in nested:
         return _build(nested[kind], value, where, source)
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _fail(source, where, f"expected true or false, got {value!r}")
+        return value
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             raise _fail(source, where, f"expected an integer, got {value!r}")
@@ -245,6 +263,7 @@ _NS_SCALE = {  # fields that become integer nanoseconds, and their unit in ns
     "exchange.latency.floor_ms": 1e6, "oracle.interval_ms": 1e6,
     "oracle.basis_halflife_s": 1e9, "funding.interval_s": 1e9, "funding.sample_s": 1e9,
     "scenario.step_s": 1e9, "output.account_snapshot_s": 1e9, "agents.latency_ms": 1e6,
+    "liquidation.latency_ms": 1e6, "liquidation.interval_ms": 1e6,
 }
 
 
@@ -268,14 +287,15 @@ def _check_range(rule: str, value: object, where: str, source: str) -> None:
 
 
 _TOP = {"run": RunConfig, "exchange": ExchangeConfig, "scenario": ScenarioConfig,
-        "oracle": OracleConfig, "funding": FundingConfig, "output": OutputConfig}
+        "oracle": OracleConfig, "funding": FundingConfig, "output": OutputConfig,
+        "liquidation": LiquidationConfig}
 _ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig}
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Validate a parsed TOML document."""
     kwargs: dict[str, Any] = {}
-    valid = sorted([*_TOP, *_ARRAYS, "liquidation"])
+    valid = sorted([*_TOP, *_ARRAYS])
     for key, value in data.items():
         if key in _TOP:
             kwargs[key] = _build(_TOP[key], value, key, source)
@@ -284,10 +304,6 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                 raise _fail(source, key, f"expected [[{key}]] entries, got {value!r}")
             kwargs[key] = tuple(_build(_ARRAYS[key], v, f"{key}[{i}]", source)
                                 for i, v in enumerate(value))
-        elif key == "liquidation":
-            if not isinstance(value, dict):
-                raise _fail(source, key, "expected a table")
-            kwargs[key] = value
         else:
             near = difflib.get_close_matches(key, valid, n=1)
             hint = (f"; did you mean '{near[0]}'?" if near
@@ -326,6 +342,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         except ValueError as exc:
             raise _fail(source, "scenario.csv", str(exc)) from None
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
+    if config.liquidation.tolerance >= 1:
+        raise _fail(source, "liquidation.tolerance", "must be below 1")
+    try:
+        contract.cash_to_atoms(config.liquidation.fund_initial)
+    except UnitsError as exc:
+        raise _fail(source, "liquidation.fund_initial", str(exc)) from None
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
     if config.scenario.drop >= 1:

@@ -1,6 +1,7 @@
 """Simulation: build the actors from a config, run them in one nursery, write the run directory.
 
-Actor ids: the exchange is 0, the oracle 1, the recorder 2, funding 3; agents are 100,
+Actor ids: the exchange is 0, the oracle 1, the recorder 2, funding 3, the
+liquidator 4; agents are 100,
 101, ... in config order, and each agent's account id equals its actor id.
 Everything random is drawn from streams derived from the run seed
 (:mod:`exsim.rng`), and all time goes through the network, so the same config
@@ -32,6 +33,7 @@ from exsim.actors.exchange import ExchangeActor
 from exsim.actors.feed import MarketFeed
 from exsim.actors.funding import FundingActor
 from exsim.actors.latency import Constant, LatencyModel, LogNormal, Uniform
+from exsim.actors.liquidator import Liquidator
 from exsim.actors.network import Network
 from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
@@ -40,12 +42,14 @@ from exsim.agents import BUILTIN
 from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
+from exsim.core.liquidation import FUND
+from exsim.output.metrics import waterfall
 from exsim.output.tables import write_tables
 from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import make_path
 from exsim.timeunits import NS_PER_S, ns
 
-EXCHANGE, ORACLE, RECORDER, FUNDING, FIRST_AGENT = 0, 1, 2, 3, 100
+EXCHANGE, ORACLE, RECORDER, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 2, 3, 4, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
 
 
@@ -125,7 +129,9 @@ class Simulation:
                                       service_ns=ns(ex.service_us / 1_000_000),
                                       recorder=RECORDER, feed=self.feed,
                                       feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)),
-                                      account_snapshot_ns=ns(config.output.account_snapshot_s))
+                                      account_snapshot_ns=ns(config.output.account_snapshot_s),
+                                      liquidator=LIQUIDATOR if config.liquidation.enabled
+                                      else None, adl_seed=derive_seed(self.seed, "adl"))
         contracts = [s.contract for s in self.specs]
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))
@@ -135,6 +141,18 @@ class Simulation:
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
                              clamp=config.oracle.clamp, method=config.oracle.method,
                              funding_interval_ns=ns(config.funding.interval_s))
+        lc = config.liquidation
+        self.liquidator: Liquidator | None = None
+        if lc.enabled:
+            self.liquidator = Liquidator(
+                self.net, LIQUIDATOR, EXCHANGE, len(self.specs),
+                k=[spec.contract.k for spec in self.specs],
+                interval_ns=ns(lc.interval_ms / 1000), slice_lots=lc.slice_lots,
+                tolerance=lc.tolerance, adl_policy=lc.adl_policy)
+            self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
+            self.exchange.route(FUND, LIQUIDATOR)
+        if lc.fund_initial > 0:
+            self.core.seed_fund(self.specs[0].contract.cash_to_atoms(lc.fund_initial))
         fc = config.funding
         self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
                                     interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),
@@ -206,6 +224,8 @@ class Simulation:
             nursery.start_soon(self.exchange.run)
             nursery.start_soon(self.oracle.run)
             nursery.start_soon(self.funding.run)
+            if self.liquidator is not None:
+                nursery.start_soon(self.liquidator.run)
             nursery.start_soon(self.recorder.run)
             for name, agent, ctx in self.agents:
                 nursery.start_soon(self._agent_task, name, agent, ctx, nursery.cancel_scope)
@@ -255,6 +275,14 @@ class Simulation:
         resting = {(m.index, o[0]): o[4] for m in core.markets for o in m.book.orders.values()}
         invariants = core.invariants()
         invariants["orders_accounted"] = self.recorder.orders_accounted(resting)
+        flows = waterfall(self.recorder.log, float(self.specs[0].contract.cash_atom))
+        invariants["fund_never_negative"] = flows["insurance_fund"]["min"] >= 0
+        invariants["fund_reconciles"] = flows["insurance_fund"].pop("end_atoms") == (
+            core.fund.wallet)
+        invariants["no_negative_equity_after_resolution"] = all(
+            acct.wallet + sum(p.margin for p in acct.positions.values()) >= 0
+            for acct in core.accounts.values()
+            if not any(p.qty for p in acct.positions.values()))
         sim_seconds = self.net.now / NS_PER_S
         out: dict[str, Any] = {
             "complete": self.failure is None,
@@ -267,6 +295,7 @@ class Simulation:
             "trades": self.recorder.trades,
             "agents": len(self.agents),
             "max_exchange_queue": self.exchange.max_queue,
+            **flows,
             "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [
                 {"agent": name, "at_seconds": t / NS_PER_S, "error": tb}
                 for t, _, name, tb in sorted(self.crashes)],

@@ -35,30 +35,44 @@ from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import (
     Amend,
     Cancel,
+    Deleverage,
     Events,
+    Liquidate,
     Request,
+    RiskUpdate,
     SetLeverage,
     SetMark,
     SettleFunding,
     Submit,
 )
 from exsim.actors.network import Network, Wake
+from exsim.core.accounts import position_liquidation_price
 from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import (
     ACCEPTED,
+    ADL,
     AMENDED,
     CANCELLED,
+    DEPOSIT,
     FIELDS,
     FILL,
+    FUNDING,
     FUNDING_RATE,
+    ISOLATED_MARGIN,
+    LEVERAGE,
+    LIQUIDATION,
     MARK,
     Event,
 )
+from exsim.core.liquidation import FUND
+from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
 ACCOUNTS = "accounts"  # token of the account-snapshot timer
-REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage))  # queued behind each other
+REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage, Liquidate, Deleverage))  # queued
+# events after which the liquidator needs a position's new liquidation price
+_RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL))
 DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
 
@@ -86,7 +100,8 @@ class ExchangeActor:
 
     def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
                  recorder: int | None = None, feed: MarketFeed | None = None,
-                 feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0) -> None:
+                 feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0,
+                 liquidator: int | None = None, adl_seed: int = 0) -> None:
         if service_ns < 0:
             raise ValueError(f"service time must be >= 0 ns, got {service_ns}")
         if feed_interval_ns <= 0:
@@ -112,6 +127,8 @@ class ExchangeActor:
         self.last_price: list[int | None] = [None] * len(core.markets)
         self.index: list[float | None] = [None] * len(core.markets)
         self.funding_rate: list[int | None] = [None] * len(core.markets)
+        self.liquidator = liquidator
+        self.adl_rng = stream(adl_seed, "adl")  # dYdX-style pseudo-random ADL start
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -173,8 +190,12 @@ class ExchangeActor:
             core.cancel(req.acct, req.sym, req.oid)
         elif isinstance(req, Amend):
             core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
-        else:
+        elif isinstance(req, SetLeverage):
             core.set_leverage(req.acct, req.sym, req.leverage)
+        elif isinstance(req, Liquidate):
+            core.liquidate(req.acct, req.sym)
+        else:
+            core.adl(req.sym, req.policy, req.price, self.adl_rng)
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""
@@ -202,8 +223,42 @@ class ExchangeActor:
             self.net.send(self.id, owner, Events(now, mine))
         if self.recorder is not None:
             self.net.send(self.id, self.recorder, Events(now, list(events)))
+        if self.liquidator is not None:
+            self._send_risk(events)
         events.clear()
         self._schedule_feed()
+
+    def _send_risk(self, events: list[Event]) -> None:
+        """Tell the liquidator the marks, the fund, and touched accounts' liquidation prices."""
+        core = self.core
+        touched: dict[int, None] = {}
+        marks_moved = False
+        for e in events:
+            kind = e[0]
+            if kind == MARK:
+                marks_moved = True
+            elif kind in _RISK_KINDS:
+                for owner in owners_of(e):
+                    touched[owner] = None
+        touched.pop(FUND, None)
+        if not touched and not marks_moved:
+            return
+        updates = []
+        for acct_id in touched:
+            account = core.accounts.get(acct_id)
+            if account is None:
+                continue
+            for sym, pos in account.positions.items():
+                lp = position_liquidation_price(account, sym, core.markets) if pos.qty else None
+                updates.append((acct_id, sym, pos.qty, lp))
+        fund = core.accounts[FUND]
+        n = len(core.markets)
+        fund_qty = [fund.positions[s].qty if s in fund.positions else 0 for s in range(n)]
+        fund_cost = [fund.positions[s].cost if s in fund.positions else 0 for s in range(n)]
+        assert self.liquidator is not None
+        self.net.send(self.id, self.liquidator, RiskUpdate(
+            self.net.now, [m.mark for m in core.markets], updates, fund_qty, fund_cost,
+            fund.wallet))
 
     def _publish_feed(self) -> None:
         """Snapshot every symbol that changed since the last snapshot."""

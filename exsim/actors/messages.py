@@ -52,6 +52,40 @@ class SetLeverage:
 
 
 @attrs.define(slots=True)
+class Liquidate:
+    """From the liquidator: take this position over (the exchange re-checks it)."""
+
+    acct: int
+    sym: int
+
+
+@attrs.define(slots=True)
+class Deleverage:
+    """From the liquidator: ADL the fund's position in ``sym`` at ``price`` (ticks)."""
+
+    sym: int
+    policy: str
+    price: int
+
+
+@attrs.define(slots=True)
+class RiskUpdate:
+    """From the exchange to the liquidator, once per instant when marks or positions moved.
+
+    ``updates`` are ``(acct, sym, qty, liquidation price or None)`` for every
+    position touched; ``fund_qty``/``fund_cost`` the fund's positions per symbol;
+    ``fund_cash`` its wallet.
+    """
+
+    at: int
+    marks: list[int | None]
+    updates: list[tuple[int, int, int, int | None]]
+    fund_qty: list[int]
+    fund_cost: list[int]
+    fund_cash: int
+
+
+@attrs.define(slots=True)
 class SetMark:
     """From the oracle: control plane, applied on arrival rather than queued behind orders.
 
@@ -79,4 +113,4 @@ class Events:
     events: list[Event]
 
 
-Request = Submit | Cancel | Amend | SetLeverage
+Request = Submit | Cancel | Amend | SetLeverage | Liquidate | Deleverage

@@ -1,0 +1,130 @@
+"""The liquidator: finds accounts under maintenance at each mark, takes them over, works
+the fund's positions out in the book, and calls ADL when the fund is short.
+
+It sees the exchange only through :class:`~exsim.actors.messages.RiskUpdate`
+messages (marks, the liquidation prices of touched positions, the fund's
+positions and cash): never the last trade.  Its own index
+(:class:`~exsim.core.liquidation.LiquidationIndex`) answers "who did this mark
+cross?" in O(log n + k).  Everything it asks for goes to the exchange as a
+request with the liquidator's own latency, at most one every ``interval_ns``
+(its rate limit), so in a cascade it builds a backlog and its orders meet a
+book that has moved.
+
+Per symbol, each step is one of, in this order of priority:
+
+1. take over the next crossed account (``Liquidate``; the exchange re-checks);
+2. if the fund is short (cash plus the fund's PnL at the mark below zero),
+   deleverage its position at its average entry, the bankruptcy price it took
+   it over at (``Deleverage``);
+3. otherwise sell (or buy back) a slice of at most ``slice_lots`` of the fund's
+   position with a reduce-only IOC order priced at the entry, or up to
+   ``tolerance`` worse when the fund's cash can pay the difference: filling
+   better than the entry is the fund's income, worse is a draw on it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Submit
+from exsim.actors.network import Network, Wake
+from exsim.core.liquidation import FUND, LiquidationIndex
+from exsim.core.orders import BUY, IOC, SELL
+
+
+class Liquidator:
+    def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
+                 interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str) -> None:
+        if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
+            raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
+        self.net = net
+        self.id = actor_id
+        self.exchange = exchange
+        self.k = k
+        self.interval_ns = interval_ns
+        self.slice_lots = slice_lots
+        self.tolerance = tolerance
+        self.adl_policy = adl_policy  # "none" disables ADL
+        self.indexes = [LiquidationIndex() for _ in range(symbols)]
+        self.inbox = net.register(actor_id)
+        self.latest: RiskUpdate | None = None
+        self.queued: list[deque[int]] = [deque() for _ in range(symbols)]  # accounts to take
+        self.pending: set[tuple[int, int]] = set()  # (acct, sym) asked, not yet resolved
+        self.next_free = 0  # the rate limit: earliest instant of the next request
+        self.timer_set = False
+        self.next_oid = 0
+        self.requests = 0
+
+    async def run(self) -> None:
+        while True:
+            batch = await self.inbox.receive()
+            for msg in batch:
+                if isinstance(msg, RiskUpdate):
+                    self._absorb(msg)
+                elif isinstance(msg, Wake):
+                    self.timer_set = False
+            self._act()
+
+    def _absorb(self, update: RiskUpdate) -> None:
+        self.latest = update
+        for acct, sym, qty, lp in update.updates:
+            self.indexes[sym].update(acct, qty, lp)
+            # resolved (taken over), or changed: it is asked again if still crossed
+            self.pending.discard((acct, sym))
+        for sym, mark in enumerate(update.marks):
+            if mark is None:
+                continue
+            for acct in self.indexes[sym].crossed(mark):
+                if (acct, sym) not in self.pending:
+                    self.pending.add((acct, sym))
+                    self.queued[sym].append(acct)
+
+    def _act(self) -> None:
+        """Send the next request if the rate limit allows, else wake when it does."""
+        if self.latest is None:
+            return
+        now = self.net.now
+        if now < self.next_free:
+            if not self.timer_set:
+                self.timer_set = True
+                self.net.wake(self.id, self.next_free)
+            return
+        request = self._next_request()
+        if request is None:
+            return
+        self.net.send(self.id, self.exchange, request)
+        self.requests += 1
+        self.next_free = now + self.interval_ns
+        if not self.timer_set:  # come back for the rest of the backlog
+            self.timer_set = True
+            self.net.wake(self.id, self.next_free)
+
+    def _next_request(self) -> Liquidate | Deleverage | Submit | None:
+        update = self.latest
+        assert update is not None
+        for sym, queue in enumerate(self.queued):
+            if queue:
+                return Liquidate(queue.popleft(), sym)
+        equity = update.fund_cash
+        for sym, qty in enumerate(update.fund_qty):
+            mark = update.marks[sym]
+            if qty and mark is not None:
+                equity += qty * mark * self.k[sym] - update.fund_cost[sym]
+        for sym, qty in enumerate(update.fund_qty):
+            if not qty:
+                continue
+            entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
+            if equity < 0 and self.adl_policy != "none":
+                return Deleverage(sym, self.adl_policy, max(1, round(entry)))
+            lots = min(abs(qty), self.slice_lots)
+            # the worst price the fund's cash can pay for, capped by the tolerance
+            room = max(update.fund_cash, 0) / (lots * self.k[sym])
+            give = min(entry * self.tolerance, room)
+            self.next_oid += 1
+            if qty > 0:
+                price, side = max(1, math.ceil(entry - give)), SELL  # sell no lower than this
+            else:
+                price, side = math.floor(entry + give), BUY  # buy back no higher than this
+            return Submit(FUND, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
+        return None
