@@ -177,7 +177,7 @@ def make_core() -> ExchangeCore:
     contract = LinearContract("0.1", "0.001", "0.00000001")
     brackets = brackets_from_quote(contract, [(0, "0.004", 125), (50_000_000, "0.005", 100)])
     spec = SymbolSpec("BTCUSDT", contract, brackets, maker_fee=200, taker_fee=500,
-                      market_band=None, default_leverage=20)
+                      market_band=50_000, default_leverage=20)
     core = ExchangeCore([spec], stp=STP_NONE)
     core.set_mark(0, START_PX)
     for a in range(ACCOUNTS):
