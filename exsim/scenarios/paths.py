@@ -78,10 +78,12 @@ def merton(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
 def csv_path(path: str) -> IndexPath:
     """Replay ``timestamp,price`` rows (seconds from the start, or any increasing seconds).
 
-    Timestamps are shifted so the first row is t = 0.  A header row is allowed.
+    Timestamps are shifted so the first row is t = 0.  Lines starting with ``#``
+    are comments; the first other line may be a header.
     """
     times: list[int] = []
     prices: list[float] = []
+    header_allowed = True
     with open(path, newline="") as fh:
         for n, row in enumerate(csv.reader(fh), start=1):
             if not row or row[0].strip().startswith("#"):
@@ -89,9 +91,11 @@ def csv_path(path: str) -> IndexPath:
             try:
                 t, p = float(row[0]), float(row[1])
             except (ValueError, IndexError):
-                if n == 1:
-                    continue  # header
+                if header_allowed:
+                    header_allowed = False
+                    continue
                 raise ValueError(f"{path}:{n}: expected 'timestamp,price', got {row!r}") from None
+            header_allowed = False
             if not (math.isfinite(t) and math.isfinite(p)) or p <= 0:
                 raise ValueError(f"{path}:{n}: timestamp must be finite and price > 0")
             t_ns = round(t * NS_PER_S)
