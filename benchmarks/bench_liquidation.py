@@ -11,8 +11,9 @@ Usage::
 * ``crash``: 10,000 long accounts at leverages from 2x to 50x, the mark walked
   down 2.7% in 200 steps (enough to liquidate about 30% of them: those above
   ~35x); at each step the index names the crossed accounts, the core takes each
-  over at its bankruptcy price and the fund sells into a deep bid wall.  Reports liquidations, wall seconds and liquidations per wall-second,
-  with every core invariant checked at the end.
+  over at its bankruptcy price and the fund sells into a deep bid wall.
+  Reports liquidations, wall seconds and liquidations per wall-second, with
+  every core invariant checked at the end.
 """
 
 from __future__ import annotations
