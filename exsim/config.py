@@ -127,7 +127,10 @@ class LiquidationConfig:
     interval_ms: float = 100.0  # its rate limit: one request per interval at most
     slice_lots: int = 1000  # largest work-out order of the fund
     tolerance: float = 0.02  # work-out orders may fill this much worse than the takeover price
-    adl_policy: str = "bitmex"  # "bitmex", "binance", "hyperliquid", "dydx", or "none"
+    # the waterfall after the book: the fund first, then at most one last step:
+    # "adl", "clawback" (OKEx 2018) or "oi_funding" (Drift); without one the fund may stay short
+    steps: tuple[str, ...] = ("insurance_fund", "adl")
+    adl_policy: str = "bitmex"  # ranking for "adl": "bitmex", "binance", "hyperliquid", "dydx"
     fund_initial: float = 0.0  # quote currency the insurance fund starts with
 
 
@@ -170,7 +173,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "oracle.method": ("ema_basis", "median3", "fair"),
-    "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx", "none"),
+    "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
@@ -249,6 +252,10 @@ def _convert(annotation: object, value: object, where: str, source: str) -> obje
         if not isinstance(value, dict):
             raise _fail(source, where, f"expected a table, got {value!r}")
         return value
+    if kind == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _fail(source, where, f"expected a list of strings, got {value!r}")
+        return tuple(value)
     if kind.startswith("tuple[tuple"):
         if not isinstance(value, list) or not all(
                 isinstance(r, list) and len(r) == 3 for r in value):
@@ -342,6 +349,19 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         except ValueError as exc:
             raise _fail(source, "scenario.csv", str(exc)) from None
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
+    steps = config.liquidation.steps
+    last = ("adl", "clawback", "oi_funding")
+    known = ("insurance_fund", *last)
+    for step in steps:
+        if step not in known:
+            near = difflib.get_close_matches(step, known, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(known)}"
+            raise _fail(source, "liquidation.steps", f"unknown step {step!r}{hint}")
+    if not steps or steps[0] != "insurance_fund" or len(set(steps)) != len(steps) or (
+            len(steps) > 2 or (len(steps) == 2 and steps[1] not in last)):
+        raise _fail(source, "liquidation.steps",
+                    f"{list(steps)} is not a waterfall: it starts with 'insurance_fund' and "
+                    "may end with one of 'adl', 'clawback', 'oi_funding'")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
     try:

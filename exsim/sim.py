@@ -148,7 +148,8 @@ class Simulation:
                 self.net, LIQUIDATOR, EXCHANGE, len(self.specs),
                 k=[spec.contract.k for spec in self.specs],
                 interval_ns=ns(lc.interval_ms / 1000), slice_lots=lc.slice_lots,
-                tolerance=lc.tolerance, adl_policy=lc.adl_policy)
+                tolerance=lc.tolerance, adl_policy=lc.adl_policy,
+                last_step=lc.steps[-1] if len(lc.steps) > 1 else "none")
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             self.exchange.route(FUND, LIQUIDATOR)
         if lc.fund_initial > 0:
@@ -279,6 +280,7 @@ class Simulation:
         invariants["fund_never_negative"] = flows["insurance_fund"]["min"] >= 0
         invariants["fund_reconciles"] = flows["insurance_fund"].pop("end_atoms") == (
             core.fund.wallet)
+        invariants["flat_accounts_never_pay"] = flows.pop("socialized_from_flat") == 0
         invariants["no_negative_equity_after_resolution"] = all(
             acct.wallet + sum(p.margin for p in acct.positions.values()) >= 0
             for acct in core.accounts.values()

@@ -86,3 +86,23 @@ def test_march_2020_follows_the_documented_prices() -> None:
     short = attrs.evolve(cfg, run=attrs.evolve(cfg.run, duration=3600.0))
     summary = Simulation(short).run()
     assert summary["complete"] and all(summary["invariants"].values())
+
+
+def test_socialized_loss_claws_back_instead_of_deleveraging() -> None:
+    sim = Simulation(load_config(CONFIGS / "socialized_loss.toml"))
+    s = sim.run()
+    assert s["complete"] and all(s["invariants"].values()), s["invariants"]
+    assert s["liquidations"] > 0 and s["socialized_loss"] > 0 and s["adl_events"] == 0
+    assert s["invariants"]["flat_accounts_never_pay"]
+
+
+@pytest.mark.parametrize(("steps", "message"), [
+    (["adl"], "starts with 'insurance_fund'"),
+    (["insurance_fund", "adl", "clawback"], "is not a waterfall"),
+    (["insurance_fnd", "adl"], "unknown step 'insurance_fnd'; did you mean 'insurance_fund'"),
+])
+def test_invalid_waterfalls_are_config_errors(steps: list[str], message: str) -> None:
+    from exsim.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"liquidation": {"steps": steps}})

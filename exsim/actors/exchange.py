@@ -43,6 +43,7 @@ from exsim.actors.messages import (
     SetLeverage,
     SetMark,
     SettleFunding,
+    Socialize,
     Submit,
 )
 from exsim.actors.network import Network, Wake
@@ -70,7 +71,7 @@ from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
 ACCOUNTS = "accounts"  # token of the account-snapshot timer
-REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage, Liquidate, Deleverage))  # queued
+REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage, Liquidate, Deleverage, Socialize))
 # events after which the liquidator needs a position's new liquidation price
 _RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL))
 DEPTH = 5  # levels per side in a snapshot
@@ -194,8 +195,10 @@ class ExchangeActor:
             core.set_leverage(req.acct, req.sym, req.leverage)
         elif isinstance(req, Liquidate):
             core.liquidate(req.acct, req.sym)
-        else:
+        elif isinstance(req, Deleverage):
             core.adl(req.sym, req.policy, req.price, self.adl_rng)
+        else:
+            core.socialize(req.sym, req.policy)
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""

@@ -13,9 +13,11 @@ book that has moved.
 Per symbol, each step is one of, in this order of priority:
 
 1. take over the next crossed account (``Liquidate``; the exchange re-checks);
-2. if the fund is short (cash plus the fund's PnL at the mark below zero),
-   deleverage its position at its average entry, the bankruptcy price it took
-   it over at (``Deleverage``);
+2. if the fund is short (cash plus the fund's PnL at the mark below zero), the
+   configured last step: ``adl`` deleverages its position at its average entry,
+   the bankruptcy price it took it over at (``Deleverage``); ``clawback`` or
+   ``oi_funding`` spread the deficit over traders (``Socialize``); ``none``
+   leaves the fund short;
 3. otherwise sell (or buy back) a slice of at most ``slice_lots`` of the fund's
    position with a reduce-only IOC order priced at the entry, or up to
    ``tolerance`` worse when the fund's cash can pay the difference: filling
@@ -27,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Submit
+from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Socialize, Submit
 from exsim.actors.network import Network, Wake
 from exsim.core.liquidation import FUND, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
@@ -35,7 +37,8 @@ from exsim.core.orders import BUY, IOC, SELL
 
 class Liquidator:
     def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
-                 interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str) -> None:
+                 interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str,
+                 last_step: str = "adl") -> None:
         if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
             raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
         self.net = net
@@ -45,7 +48,8 @@ class Liquidator:
         self.interval_ns = interval_ns
         self.slice_lots = slice_lots
         self.tolerance = tolerance
-        self.adl_policy = adl_policy  # "none" disables ADL
+        self.adl_policy = adl_policy
+        self.last_step = last_step  # "adl", "clawback", "oi_funding" or "none"
         self.indexes = [LiquidationIndex() for _ in range(symbols)]
         self.inbox = net.register(actor_id)
         self.latest: RiskUpdate | None = None
@@ -100,7 +104,7 @@ class Liquidator:
             self.timer_set = True
             self.net.wake(self.id, self.next_free)
 
-    def _next_request(self) -> Liquidate | Deleverage | Submit | None:
+    def _next_request(self) -> Liquidate | Deleverage | Socialize | Submit | None:
         update = self.latest
         assert update is not None
         for sym, queue in enumerate(self.queued):
@@ -115,8 +119,10 @@ class Liquidator:
             if not qty:
                 continue
             entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
-            if equity < 0 and self.adl_policy != "none":
+            if equity < 0 and self.last_step == "adl":
                 return Deleverage(sym, self.adl_policy, max(1, round(entry)))
+            if equity < 0 and self.last_step in ("clawback", "oi_funding"):
+                return Socialize(sym, self.last_step)
             lots = min(abs(qty), self.slice_lots)
             # the worst price the fund's cash can pay for, capped by the tolerance
             room = max(update.fund_cash, 0) / (lots * self.k[sym])

@@ -69,6 +69,14 @@ class Deleverage:
 
 
 @attrs.define(slots=True)
+class Socialize:
+    """From the liquidator: spread the fund's deficit (``clawback`` or ``oi_funding``)."""
+
+    sym: int
+    policy: str
+
+
+@attrs.define(slots=True)
 class RiskUpdate:
     """From the exchange to the liquidator, once per instant when marks or positions moved.
 
@@ -113,4 +121,4 @@ class Events:
     events: list[Event]
 
 
-Request = Submit | Cancel | Amend | SetLeverage | Liquidate | Deleverage
+Request = Submit | Cancel | Amend | SetLeverage | Liquidate | Deleverage | Socialize

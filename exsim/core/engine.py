@@ -477,6 +477,54 @@ class ExchangeCore:
                                 fund_realized))
         return True
 
+    def socialize(self, sym: int | str, policy: str) -> bool:
+        """Spread the fund's deficit over traders, as the alternative last step to ADL.
+
+        Only while the fund is short (its equity at the marks below zero); the
+        deficit ``D`` is collected into the fund from accounts that hold a
+        position in ``sym``, so an account with no position never pays:
+
+        * ``clawback`` (OKEx 2018): from accounts with an unrealized profit in
+          ``sym``, pro rata to that profit, at most all of it;
+        * ``oi_funding`` (Drift): from every position, long and short, pro rata
+          to its size, like a one-off funding payment.
+
+        Each share is rounded up (the fund is made whole, a few atoms over at
+        most, never under while the payers' profits or sizes suffice).
+        """
+        req = int(ev.Request.SOCIALIZE)
+        m = self.market(sym)
+        if m is None:
+            return self._reject(req, sym, None, FUND, Reject.UNKNOWN_SYMBOL)
+        if policy not in ("clawback", "oi_funding") or m.mark is None:
+            return self._reject(req, m.index, None, FUND, Reject.BAD_REQUEST)
+        deficit = -self.fund_equity()
+        if deficit <= 0:
+            return self._reject(req, m.index, None, FUND, Reject.FUND_NOT_SHORT)
+        payers: list[tuple[Account, Position, int]] = []
+        for acct in self.accounts.values():
+            pos = acct.positions.get(m.index)
+            if acct.id == FUND or pos is None or not pos.qty:
+                continue
+            weight = (pos.upnl(m.mark, m.k) if policy == "clawback" else abs(pos.qty))
+            if weight > 0:
+                payers.append((acct, pos, weight))
+        total = sum(w for _, _, w in payers)
+        if total == 0:
+            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+        fund = self.accounts[FUND]
+        for acct, pos, weight in payers:
+            share = -(-deficit * weight // total)
+            if policy == "clawback":
+                share = min(share, weight)  # never more than the profit itself
+            if pos.isolated:
+                pos.margin -= share
+            else:
+                acct.wallet -= share
+            fund.wallet += share
+            self.events.append((ev.SOCIALIZED, m.index, acct.id, share, pos.qty))
+        return True
+
     def adl_candidates(self, sym: int, side_qty: int) -> list[Candidate]:
         """Positions in ``sym`` on the side of ``side_qty``'s sign, as ADL ranking sees them."""
         m = self.markets[sym]

@@ -37,6 +37,7 @@ class Kind(IntEnum):
     LIQUIDATION = 13
     ADL = 14
     FUND = 15
+    SOCIALIZED = 16
 
 
 class Request(IntEnum):
@@ -55,6 +56,7 @@ class Request(IntEnum):
     LIQUIDATE = 11
     ADL = 12
     FUND = 13
+    SOCIALIZE = 14
 
 
 ACCEPTED: Final = 1
@@ -72,6 +74,7 @@ ACCOUNT: Final = 12
 LIQUIDATION: Final = 13
 ADL: Final = 14
 FUND: Final = 15
+SOCIALIZED: Final = 16
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -103,6 +106,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     ADL: ("sym", "acct", "qty", "price", "realized", "fund_realized"),
     # cash into the fund (> 0: seed or a liquidated account's leftover margin; < 0: out)
     FUND: ("sym", "acct", "amount"),
+    # the account paid ``amount`` atoms of the fund's deficit; ``qty`` its position then
+    SOCIALIZED: ("sym", "acct", "amount", "qty"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -1,15 +1,16 @@
 """Waterfall metrics from the event log: liquidations, fund flows, ADL, and their invariants.
 
 The fund is reconciled from events alone: its cash moves only by seeds and
-leftover margin (``FUND``), its own fills (realized PnL minus fees),
-ADL executions (its realized PnL) and funding on the positions it holds.
+leftover margin (``FUND``), its own fills (realized PnL minus fees), ADL
+executions (its realized PnL), socialized loss collected from traders, and
+funding on the positions it holds.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, Event
+from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, SOCIALIZED, Event
 from exsim.core.liquidation import FUND as FUND_ID
 
 
@@ -24,7 +25,7 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
     low: int | None = None
     liquidations = adl_events = 0
     draws: list[int] = []
-    contributions = 0
+    contributions = socialized = from_flat = 0
     for at, e in log:
         if at > 0 and start is None:
             start = low = cash
@@ -50,6 +51,11 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
             delta = e[3]
         elif kind == LIQUIDATION:
             liquidations += 1
+        elif kind == SOCIALIZED:
+            delta = e[3]
+            socialized += e[3]
+            if e[4] == 0:
+                from_flat += 1
         cash += delta
         if low is not None and cash < low:
             low = cash
@@ -62,7 +68,8 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
         "fund_drawn": sum(draws) * cash_atom,
         "fund_contributions": contributions * cash_atom,
         "adl_events": adl_events,
-        "socialized_loss": 0.0,
+        "socialized_loss": socialized * cash_atom,
+        "socialized_from_flat": from_flat,
         "insurance_fund": {"start": start * cash_atom, "end": cash * cash_atom,
                            "min": low * cash_atom, "end_atoms": cash},
     }

@@ -5,7 +5,7 @@ from the events.  Files: ``orders.parquet`` (accepted, rejected, cancelled,
 amended, with a ``kind`` column), ``trades.parquet`` (fills), ``marks.parquet``,
 ``funding.parquet`` (rates and per-account payments), ``account_snapshots.parquet``
 (every account's positions and balances at a fixed interval), ``liquidations.parquet``
-(takeovers, ADL executions, fund transfers),
+(takeovers, ADL executions, fund transfers, socialized loss),
 ``accounts.parquet`` (deposits, leverage and margin changes).  pandas, polars
 and duckdb read them directly.
 """
@@ -34,6 +34,7 @@ from exsim.core.events import (
     LIQUIDATION,
     MARK,
     REJECTED,
+    SOCIALIZED,
     Event,
     Kind,
 )
@@ -45,7 +46,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
     "account_snapshots": (ACCOUNT,),
-    "liquidations": (LIQUIDATION, ADL, FUND),
+    "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED),
 }
 
 
