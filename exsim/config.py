@@ -92,7 +92,7 @@ class ScenarioConfig:
     volatility: float = 0.6  # annualised (gbm)
     drift: float = 0.0  # annualised (gbm)
     crash_at_s: float = 1800.0  # flash_crash: when the drop starts
-    drop: float = 0.2  # flash_crash: fraction lost at the bottom
+    drop: float = 0.2  # flash_crash: fraction lost at the bottom (negative: a pump, -4 = x5)
     fall_s: float = 300.0  # flash_crash: time to the bottom
     recovery: float = 0.5  # flash_crash: fraction of the drop recovered
     recover_s: float = 900.0  # flash_crash: time from the bottom to the recovered level
@@ -127,11 +127,13 @@ class LiquidationConfig:
     interval_ms: float = 100.0  # its rate limit: one request per interval at most
     slice_lots: int = 1000  # largest work-out order of the fund
     tolerance: float = 0.02  # work-out orders may fill this much worse than the takeover price
-    # the waterfall after the book: the fund first, then at most one last step:
-    # "adl", "clawback" (OKEx 2018) or "oi_funding" (Drift); without one the fund may stay short
+    # the waterfall after the book: optionally "backstop" (a vault absorbs first), then
+    # the fund, then at most one last step: "adl", "clawback" (OKEx 2018) or
+    # "oi_funding" (Drift); without one the fund may stay short
     steps: tuple[str, ...] = ("insurance_fund", "adl")
     adl_policy: str = "bitmex"  # ranking for "adl": "bitmex", "binance", "hyperliquid", "dydx"
     fund_initial: float = 0.0  # quote currency the insurance fund starts with
+    vault_capital: float = 0.0  # the backstop vault's capital (with a "backstop" step)
 
 
 @attrs.frozen
@@ -187,8 +189,8 @@ _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
                  "funding.cap", "output.account_snapshot_s", "agents.latency_ms",
-                 "liquidation.fund_initial"}
-_FRACTION = {"scenario.drop", "scenario.recovery", "liquidation.tolerance"}
+                 "liquidation.fund_initial", "liquidation.vault_capital"}
+_FRACTION = {"scenario.recovery", "liquidation.tolerance"}
 
 
 def _fail(source: str, path: str, message: str) -> ConfigError:
@@ -351,17 +353,22 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
     steps = config.liquidation.steps
     last = ("adl", "clawback", "oi_funding")
-    known = ("insurance_fund", *last)
+    known = ("backstop", "insurance_fund", *last)
     for step in steps:
         if step not in known:
             near = difflib.get_close_matches(step, known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(known)}"
             raise _fail(source, "liquidation.steps", f"unknown step {step!r}{hint}")
-    if not steps or steps[0] != "insurance_fund" or len(set(steps)) != len(steps) or (
-            len(steps) > 2 or (len(steps) == 2 and steps[1] not in last)):
+    core_steps = steps[1:] if steps[:1] == ("backstop",) else steps
+    if not core_steps or core_steps[0] != "insurance_fund" or len(set(steps)) != len(steps) or (
+            len(core_steps) > 2 or (len(core_steps) == 2 and core_steps[1] not in last)):
         raise _fail(source, "liquidation.steps",
-                    f"{list(steps)} is not a waterfall: it starts with 'insurance_fund' and "
-                    "may end with one of 'adl', 'clawback', 'oi_funding'")
+                    f"{list(steps)} is not a waterfall: it starts with 'insurance_fund' (after "
+                    "an optional 'backstop') and may end with one of 'adl', 'clawback', "
+                    "'oi_funding'")
+    if "backstop" in steps and config.liquidation.vault_capital <= 0:
+        raise _fail(source, "liquidation.vault_capital",
+                    "a 'backstop' step needs a vault with capital > 0")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
     try:
@@ -370,8 +377,9 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         raise _fail(source, "liquidation.fund_initial", str(exc)) from None
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
-    if config.scenario.drop >= 1:
-        raise _fail(source, "scenario.drop", f"must be below 1, got {config.scenario.drop}")
+    if not -100 < config.scenario.drop < 1:
+        raise _fail(source, "scenario.drop",
+                    f"must be below 1 (and above -100 for a pump), got {config.scenario.drop}")
     if config.exchange.latency.kind == "uniform" and (
             config.exchange.latency.high_ms < config.exchange.latency.ms):
         raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")

@@ -42,7 +42,7 @@ from exsim.agents import BUILTIN
 from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
-from exsim.core.liquidation import FUND
+from exsim.core.liquidation import FUND, VAULT
 from exsim.output.metrics import waterfall
 from exsim.output.tables import write_tables
 from exsim.rng import derive_seed, stream
@@ -149,11 +149,14 @@ class Simulation:
                 k=[spec.contract.k for spec in self.specs],
                 interval_ns=ns(lc.interval_ms / 1000), slice_lots=lc.slice_lots,
                 tolerance=lc.tolerance, adl_policy=lc.adl_policy,
-                last_step=lc.steps[-1] if len(lc.steps) > 1 else "none")
+                last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
+                backstop="backstop" in lc.steps)
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             self.exchange.route(FUND, LIQUIDATOR)
         if lc.fund_initial > 0:
             self.core.seed_fund(self.specs[0].contract.cash_to_atoms(lc.fund_initial))
+        if lc.vault_capital > 0:
+            self.core.seed_vault(self.specs[0].contract.cash_to_atoms(lc.vault_capital))
         fc = config.funding
         self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
                                     interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),
@@ -281,6 +284,12 @@ class Simulation:
         invariants["fund_reconciles"] = flows["insurance_fund"].pop("end_atoms") == (
             core.fund.wallet)
         invariants["flat_accounts_never_pay"] = flows.pop("socialized_from_flat") == 0
+        if VAULT in core.accounts:
+            flows["vault"] = {"takeovers": flows.pop("vault_takeovers"),
+                              "equity_end": core.account_equity(VAULT)
+                              * float(self.specs[0].contract.cash_atom)}
+        else:
+            flows.pop("vault_takeovers")
         invariants["no_negative_equity_after_resolution"] = all(
             acct.wallet + sum(p.margin for p in acct.positions.values()) >= 0
             for acct in core.accounts.values()

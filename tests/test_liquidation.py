@@ -82,7 +82,7 @@ def test_hand_worked_waterfall() -> None:
     core.events.clear()
     assert core.liquidate(A, 0)
     (liq,) = events_of(core, LIQUIDATION)
-    assert liq[2:] == (A, lots("1"), px(28500), px(28600), -usd(1500))
+    assert liq[2:] == (A, lots("1"), px(28500), px(28600), -usd(1500), FUND)
     assert core.position_of(A, 0).qty == 0 and accounts[A].wallet == 0  # type: ignore[union-attr]
     assert core.position_of(FUND, 0).qty == lots("1")  # type: ignore[union-attr]
 
@@ -146,3 +146,25 @@ def test_liquidation_index_finds_exactly_the_crossed_positions() -> None:
     index.update(4, -5, 31_200)  # moved
     assert index.crossed(27_000) == [1] and index.crossed(31_500) == [3, 4]
     assert len(index) == 3
+
+
+def test_a_backstop_vault_takes_over_instead_of_the_fund() -> None:
+    from exsim.core.liquidation import VAULT
+
+    core = ExchangeCore([SPEC])
+    core.set_mark(0, px(30000))
+    core.deposit(A, usd("1500"))
+    core.deposit(B, usd("100000"))
+    assert core.set_margin_mode(A, 0, True)
+    assert core.seed_vault(usd("50000"))
+    core.submit(B, 0, 1, SELL, lots("1"), px(30000), tif=POST_ONLY)
+    core.submit(A, 0, 2, BUY, lots("1"), order_type=MARKET)
+    core.set_mark(0, px(28000))
+    assert not core.liquidate(A, 0, to=99)  # neither the fund nor the vault
+    assert core.liquidate(A, 0, to=VAULT)
+    vault = core.accounts[VAULT]
+    assert vault.positions[0].qty == lots("1") and vault.positions[0].cost == C.notional(
+        px(28500), lots("1"))
+    assert core.fund.positions == {} and core.fund.wallet == 0
+    assert core.account_equity(VAULT) == usd("50000") - usd("500")  # long from 28,500 at 28,000
+    assert all(core.invariants().values())

@@ -106,3 +106,19 @@ def test_invalid_waterfalls_are_config_errors(steps: list[str], message: str) ->
 
     with pytest.raises(ConfigError, match=message):
         parse_config({"liquidation": {"steps": steps}})
+
+
+def test_jelly_the_vault_absorbs_and_adl_never_fires() -> None:
+    from exsim.core.liquidation import VAULT
+    from exsim.sim import FIRST_AGENT
+
+    sim = Simulation(load_config(CONFIGS / "jelly.toml"))
+    s = sim.run()
+    assert s["complete"] and all(s["invariants"].values()), s["invariants"]
+    whale = FIRST_AGENT + 6 + 30  # after the makers and the noise traders
+    takeovers = [e for _, e in sim.recorder.log if e[0] == LIQUIDATION]
+    assert any(e[2] == whale and e[7] == VAULT for e in takeovers)
+    assert all(e[7] == VAULT for e in takeovers) and s["vault"]["takeovers"] == len(takeovers)
+    assert s["adl_events"] == 0 and s["insurance_fund"]["min"] == s["insurance_fund"]["start"]
+    vault_loss = 10_000_000 - s["vault"]["equity_end"]
+    assert vault_loss > s["insurance_fund"]["start"]  # more than the fund could have paid

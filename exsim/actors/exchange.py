@@ -66,7 +66,7 @@ from exsim.core.events import (
     MARK,
     Event,
 )
-from exsim.core.liquidation import FUND
+from exsim.core.liquidation import FUND, VAULT
 from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
@@ -194,7 +194,7 @@ class ExchangeActor:
         elif isinstance(req, SetLeverage):
             core.set_leverage(req.acct, req.sym, req.leverage)
         elif isinstance(req, Liquidate):
-            core.liquidate(req.acct, req.sym)
+            core.liquidate(req.acct, req.sym, req.to)
         elif isinstance(req, Deleverage):
             core.adl(req.sym, req.policy, req.price, self.adl_rng)
         else:
@@ -244,6 +244,7 @@ class ExchangeActor:
                 for owner in owners_of(e):
                     touched[owner] = None
         touched.pop(FUND, None)
+        touched.pop(VAULT, None)
         if not touched and not marks_moved:
             return
         updates = []
@@ -259,9 +260,10 @@ class ExchangeActor:
         fund_qty = [fund.positions[s].qty if s in fund.positions else 0 for s in range(n)]
         fund_cost = [fund.positions[s].cost if s in fund.positions else 0 for s in range(n)]
         assert self.liquidator is not None
+        vault = core.account_equity(VAULT) if VAULT in core.accounts else 0
         self.net.send(self.id, self.liquidator, RiskUpdate(
             self.net.now, [m.mark for m in core.markets], updates, fund_qty, fund_cost,
-            fund.wallet))
+            fund.wallet, vault))
 
     def _publish_feed(self) -> None:
         """Snapshot every symbol that changed since the last snapshot."""

@@ -12,7 +12,9 @@ book that has moved.
 
 Per symbol, each step is one of, in this order of priority:
 
-1. take over the next crossed account (``Liquidate``; the exchange re-checks);
+1. take over the next crossed account (``Liquidate``; the exchange re-checks),
+   into the backstop vault while the waterfall has a ``backstop`` step and the
+   vault's equity is positive, else into the insurance fund;
 2. if the fund is short (cash plus the fund's PnL at the mark below zero), the
    configured last step: ``adl`` deleverages its position at its average entry,
    the bankruptcy price it took it over at (``Deleverage``); ``clawback`` or
@@ -31,14 +33,14 @@ from collections import deque
 
 from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Socialize, Submit
 from exsim.actors.network import Network, Wake
-from exsim.core.liquidation import FUND, LiquidationIndex
+from exsim.core.liquidation import FUND, VAULT, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
 
 
 class Liquidator:
     def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
                  interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str,
-                 last_step: str = "adl") -> None:
+                 last_step: str = "adl", backstop: bool = False) -> None:
         if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
             raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
         self.net = net
@@ -50,6 +52,7 @@ class Liquidator:
         self.tolerance = tolerance
         self.adl_policy = adl_policy
         self.last_step = last_step  # "adl", "clawback", "oi_funding" or "none"
+        self.backstop = backstop
         self.indexes = [LiquidationIndex() for _ in range(symbols)]
         self.inbox = net.register(actor_id)
         self.latest: RiskUpdate | None = None
@@ -109,7 +112,8 @@ class Liquidator:
         assert update is not None
         for sym, queue in enumerate(self.queued):
             if queue:
-                return Liquidate(queue.popleft(), sym)
+                to = VAULT if self.backstop and update.vault_equity > 0 else FUND
+                return Liquidate(queue.popleft(), sym, to)
         equity = update.fund_cash
         for sym, qty in enumerate(update.fund_qty):
             mark = update.marks[sym]

@@ -53,10 +53,12 @@ class SetLeverage:
 
 @attrs.define(slots=True)
 class Liquidate:
-    """From the liquidator: take this position over (the exchange re-checks it)."""
+    """From the liquidator: take this position over into ``to`` (the fund, -1, or the
+    vault, -2); the exchange re-checks it."""
 
     acct: int
     sym: int
+    to: int = -1
 
 
 @attrs.define(slots=True)
@@ -91,6 +93,7 @@ class RiskUpdate:
     fund_qty: list[int]
     fund_cost: list[int]
     fund_cash: int
+    vault_equity: int = 0
 
 
 @attrs.define(slots=True)

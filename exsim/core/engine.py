@@ -49,7 +49,7 @@ from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
-from exsim.core.liquidation import FUND, is_liquidatable
+from exsim.core.liquidation import FUND, VAULT, is_liquidatable
 from exsim.core.margin import (
     bankruptcy_price_exact,
     initial_margin,
@@ -367,13 +367,7 @@ class ExchangeCore:
 
     def fund_equity(self) -> int:
         """The fund's cash plus the PnL at the marks of the positions it took over."""
-        fund = self.accounts[FUND]
-        total = fund.wallet
-        for pos in fund.positions.values():
-            mark = self.markets[pos.sym].mark
-            if pos.qty and mark is not None:
-                total += pos.upnl(mark, self.markets[pos.sym].k)
-        return total
+        return self.account_equity(FUND)
 
     def seed_fund(self, amount: int) -> bool:
         """Pay ``amount`` atoms into the insurance fund (counted as a deposit)."""
@@ -395,18 +389,19 @@ class ExchangeCore:
                 self._forget_resting(pos, o[0], o[2], o[3], o[4])
                 self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
 
-    def liquidate(self, acct_id: int, sym: int | str) -> bool:
-        """Take a position under maintenance over into the insurance fund at its bankruptcy price.
+    def liquidate(self, acct_id: int, sym: int | str, to: int = FUND) -> bool:
+        """Take a position under maintenance over at its bankruptcy price.
 
         The account's open orders are cancelled (in that symbol if the position
         is isolated, in every symbol if it is cross), then the whole position
-        moves to the fund at the bankruptcy price, where the margin behind it is
-        exhausted: the account ends the step at zero equity for it (a few atoms
-        of tick rounding above), never below.  What an isolated position has
-        left after the transfer goes to the fund (the Binance/BitMEX policy).
-        The fund then works the position out in the book with reduce-only
-        orders; filling better than the bankruptcy price is its income, worse
-        its loss.
+        moves to the taker-over, ``to``: the insurance fund (:data:`FUND`) or the
+        backstop vault (:data:`VAULT`), at the bankruptcy price, where the margin
+        behind it is exhausted: the account ends the step at zero equity for it
+        (a few atoms of tick rounding above), never below.  What an isolated
+        position has left after the transfer goes to the taker-over (the
+        Binance/BitMEX policy).  The fund then works the position out in the
+        book with reduce-only orders; filling better than the bankruptcy price
+        is its income, worse its loss.  A vault holds what it absorbs.
         """
         req = int(ev.Request.LIQUIDATE)
         target = self._settings_target(req, acct_id, sym)
@@ -414,8 +409,10 @@ class ExchangeCore:
             return False
         acct, m = target
         pos = acct.positions.get(m.index)
-        if acct.id == FUND or pos is None or not pos.qty:
+        if acct.id in (FUND, VAULT) or pos is None or not pos.qty:
             return self._reject(req, m.index, None, acct.id, Reject.NO_POSITION)
+        if to not in (FUND, VAULT):
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
         syms = [m.index] if pos.isolated else [
@@ -425,20 +422,47 @@ class ExchangeCore:
         if price is None:  # solvent at any price: cannot happen while liquidatable
             price = 1
         qty = pos.qty
-        fund = self.accounts[FUND]
-        fpos = fund.positions.get(m.index)
-        if fpos is None:
-            fpos = fund.positions[m.index] = Position(m.index, 1)
+        taker = self.accounts.get(to)
+        if taker is None:
+            taker = self.accounts[to] = Account(to)
+        tpos = taker.positions.get(m.index)
+        if tpos is None:
+            tpos = taker.positions[m.index] = Position(m.index, 1)
         wallet_before = acct.wallet
         realized = apply_trade(acct, pos, -qty, price, m.k)
-        apply_trade(fund, fpos, qty, price, m.k)
-        self.events.append((ev.LIQUIDATION, m.index, acct.id, qty, price, m.mark or 0, realized))
+        apply_trade(taker, tpos, qty, price, m.k)
+        self.events.append((ev.LIQUIDATION, m.index, acct.id, qty, price, m.mark or 0, realized,
+                            to))
         if pos.isolated:
             leftover = acct.wallet - wallet_before  # the margin released on close
             if leftover > 0:
                 acct.wallet -= leftover
-                fund.wallet += leftover
-                self.events.append((ev.FUND, m.index, acct.id, leftover))
+                taker.wallet += leftover
+                self.events.append((ev.FUND, m.index, acct.id, leftover) if to == FUND
+                                   else (ev.VAULT_TRANSFER, m.index, acct.id, leftover))
+        return True
+
+    def account_equity(self, acct_id: int) -> int:
+        """Wallet, isolated margins and unrealized PnL at the marks of one account."""
+        acct = self.accounts[acct_id]
+        total = acct.wallet
+        for pos in acct.positions.values():
+            mark = self.markets[pos.sym].mark
+            total += pos.margin
+            if pos.qty and mark is not None:
+                total += pos.upnl(mark, self.markets[pos.sym].k)
+        return total
+
+    def seed_vault(self, amount: int) -> bool:
+        """Give the backstop vault (account -2) ``amount`` atoms of capital (a deposit)."""
+        if not _is_int(amount) or amount <= 0:
+            return self._reject(int(ev.Request.DEPOSIT), None, None, VAULT, Reject.BAD_AMOUNT)
+        vault = self.accounts.get(VAULT)
+        if vault is None:
+            vault = self.accounts[VAULT] = Account(VAULT)
+        vault.wallet += amount
+        self.ledger.deposits += amount
+        self.events.append((ev.VAULT_TRANSFER, -1, VAULT, int(amount)))
         return True
 
     def adl(self, sym: int | str, policy: str, price: int, rng: random.Random | None = None
@@ -504,7 +528,7 @@ class ExchangeCore:
         payers: list[tuple[Account, Position, int]] = []
         for acct in self.accounts.values():
             pos = acct.positions.get(m.index)
-            if acct.id == FUND or pos is None or not pos.qty:
+            if acct.id in (FUND, VAULT) or pos is None or not pos.qty:
                 continue
             weight = (pos.upnl(m.mark, m.k) if policy == "clawback" else abs(pos.qty))
             if weight > 0:
@@ -534,7 +558,8 @@ class ExchangeCore:
             return out
         for acct in self.accounts.values():
             pos = acct.positions.get(sym)
-            if acct.id == FUND or pos is None or not pos.qty or (pos.qty > 0) != (side_qty > 0):
+            if acct.id in (FUND, VAULT) or pos is None or not pos.qty or (
+                    (pos.qty > 0) != (side_qty > 0)):
                 continue
             bankrupt = bankruptcy_price_exact(pos.qty, pos.cost, m.k,
                                               position_backing(acct, pos, self.markets))

@@ -38,6 +38,7 @@ class Kind(IntEnum):
     ADL = 14
     FUND = 15
     SOCIALIZED = 16
+    VAULT_TRANSFER = 17
 
 
 class Request(IntEnum):
@@ -75,6 +76,7 @@ LIQUIDATION: Final = 13
 ADL: Final = 14
 FUND: Final = 15
 SOCIALIZED: Final = 16
+VAULT_TRANSFER: Final = 17
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -98,9 +100,9 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
     # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
     ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available"),
-    # the fund (account -1) took over ``qty`` lots at the bankruptcy price; realized is the
-    # liquidated account's PnL on the transfer
-    LIQUIDATION: ("sym", "acct", "qty", "price", "mark", "realized"),
+    # ``taken_by`` (the fund, -1, or the vault, -2) took over ``qty`` lots at the
+    # bankruptcy price; realized is the liquidated account's PnL on the transfer
+    LIQUIDATION: ("sym", "acct", "qty", "price", "mark", "realized", "taken_by"),
     # ``acct``'s position closed by ``qty`` lots (signed, its side) against the fund at
     # ``price``; realized PnL of each side
     ADL: ("sym", "acct", "qty", "price", "realized", "fund_realized"),
@@ -108,6 +110,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     FUND: ("sym", "acct", "amount"),
     # the account paid ``amount`` atoms of the fund's deficit; ``qty`` its position then
     SOCIALIZED: ("sym", "acct", "amount", "qty"),
+    # cash into the backstop vault: its capital (acct -2) or a liquidated account's leftover
+    VAULT_TRANSFER: ("sym", "acct", "amount"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -28,6 +28,11 @@ FUND = -1
 """Account id of the insurance fund: its wallet is the fund's cash, its positions
 are those it took over from liquidated accounts."""
 
+VAULT = -2
+"""Account id of the backstop vault (Hyperliquid's liquidator vault, FTX's backstop
+providers): when the waterfall has a ``backstop`` step it takes positions over
+before the insurance fund, and holds them on its own capital."""
+
 
 def is_liquidatable(acct: Account, pos: Position, markets: Sequence[Market]) -> bool:
     """Is the margin behind ``pos`` below its maintenance margin at the marks?"""

@@ -23,7 +23,7 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
     cash = 0
     start: int | None = None
     low: int | None = None
-    liquidations = adl_events = 0
+    liquidations = adl_events = vault_takeovers = 0
     draws: list[int] = []
     contributions = socialized = from_flat = 0
     for at, e in log:
@@ -51,6 +51,8 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
             delta = e[3]
         elif kind == LIQUIDATION:
             liquidations += 1
+            if e[7] != FUND_ID:
+                vault_takeovers += 1
         elif kind == SOCIALIZED:
             delta = e[3]
             socialized += e[3]
@@ -68,6 +70,7 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
         "fund_drawn": sum(draws) * cash_atom,
         "fund_contributions": contributions * cash_atom,
         "adl_events": adl_events,
+        "vault_takeovers": vault_takeovers,
         "socialized_loss": socialized * cash_atom,
         "socialized_from_flat": from_flat,
         "insurance_fund": {"start": start * cash_atom, "end": cash * cash_atom,

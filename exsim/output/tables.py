@@ -35,6 +35,7 @@ from exsim.core.events import (
     MARK,
     REJECTED,
     SOCIALIZED,
+    VAULT_TRANSFER,
     Event,
     Kind,
 )
@@ -46,7 +47,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
     "account_snapshots": (ACCOUNT,),
-    "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED),
+    "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED, VAULT_TRANSFER),
 }
 
 
