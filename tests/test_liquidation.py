@@ -8,6 +8,7 @@ from core_helpers import C, px, snapshot, usd
 
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED
+from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.liquidation import FUND, LiquidationIndex, is_liquidatable
 from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, Reject
 from exsim.core.symbols import SymbolSpec, brackets_from_quote
@@ -82,7 +83,7 @@ def test_hand_worked_waterfall() -> None:
     core.events.clear()
     assert core.liquidate(A, 0)
     (liq,) = events_of(core, LIQUIDATION)
-    assert liq[2:] == (A, lots("1"), px(28500), px(28600), -usd(1500), FUND)
+    assert liq[2:] == (A, lots("1"), px(28500), px(28600), -usd(1500), FUND, 0)
     assert core.position_of(A, 0).qty == 0 and accounts[A].wallet == 0  # type: ignore[union-attr]
     assert core.position_of(FUND, 0).qty == lots("1")  # type: ignore[union-attr]
 
@@ -167,4 +168,25 @@ def test_a_backstop_vault_takes_over_instead_of_the_fund() -> None:
         px(28500), lots("1"))
     assert core.fund.positions == {} and core.fund.wallet == 0
     assert core.account_equity(VAULT) == usd("50000") - usd("500")  # long from 28,500 at 28,000
+    assert all(core.invariants().values())
+
+
+def test_the_fund_pays_a_flat_accounts_bad_debt() -> None:
+    """A (isolated, margin 1,500, long 1 at 30,000) sells itself out at 28,000, below its
+    bankruptcy price 28,500, before any liquidator came: -2,000 realized against 1,500 of
+    margin leaves -500.  The fund (seeded 10,000) pays the 500; A ends at exactly 0."""
+    core = ExchangeCore([SPEC])
+    core.set_mark(0, px(30000))
+    core.deposit(A, usd("1500"))
+    core.deposit(B, usd("100000"))
+    assert core.seed_fund(usd("10000"))
+    assert core.set_margin_mode(A, 0, True)
+    core.submit(B, 0, 1, SELL, lots("1"), px(30000), tif=POST_ONLY)
+    core.submit(A, 0, 2, BUY, lots("1"), order_type=MARKET)
+    core.set_mark(0, px(28000))
+    core.submit(B, 0, 3, BUY, lots("1"), px(28000), tif=POST_ONLY)
+    core.events.clear()
+    assert core.submit(A, 0, 4, SELL, lots("1"), px(28000), reduce_only=True)
+    assert [e[1:] for e in core.events if e[0] == FUND_EVENT] == [(0, A, -usd("500"))]
+    assert core.accounts[A].wallet == 0 and core.fund.wallet == usd("9500")
     assert all(core.invariants().values())

@@ -430,9 +430,9 @@ class ExchangeCore:
             tpos = taker.positions[m.index] = Position(m.index, 1)
         wallet_before = acct.wallet
         realized = apply_trade(acct, pos, -qty, price, m.k)
-        apply_trade(taker, tpos, qty, price, m.k)
+        taker_realized = apply_trade(taker, tpos, qty, price, m.k)  # if it held the other side
         self.events.append((ev.LIQUIDATION, m.index, acct.id, qty, price, m.mark or 0, realized,
-                            to))
+                            to, taker_realized))
         if pos.isolated:
             leftover = acct.wallet - wallet_before  # the margin released on close
             if leftover > 0:
@@ -441,6 +441,21 @@ class ExchangeCore:
                 self.events.append((ev.FUND, m.index, acct.id, leftover) if to == FUND
                                    else (ev.VAULT_TRANSFER, m.index, acct.id, leftover))
         return True
+
+    def _cover_bad_debt(self, sym: int, acct: Account) -> None:
+        """An account left flat with negative equity (it closed beyond bankruptcy before
+        the liquidator reached it): the insurance fund pays the deficit, as far as its
+        cash goes.  A debt the fund cannot cover stays visible on the account."""
+        if acct.id in (FUND, VAULT) or any(p.qty for p in acct.positions.values()):
+            return
+        deficit = -(acct.wallet + sum(p.margin for p in acct.positions.values()))
+        fund = self.accounts[FUND]
+        paid = min(deficit, max(fund.wallet, 0))
+        if paid <= 0:
+            return
+        fund.wallet -= paid
+        acct.wallet += paid
+        self.events.append((ev.FUND, sym, acct.id, -paid))
 
     def account_equity(self, acct_id: int) -> int:
         """Wallet, isolated margins and unrealized PnL at the marks of one account."""
@@ -822,7 +837,11 @@ class ExchangeCore:
                 mpos.sell_open -= price * q
             else:
                 mpos.buy_open -= price * q
+            if macct.wallet < 0:
+                self._cover_bad_debt(sym, macct)
         self.ledger.fee_pool += fees
+        if acct.wallet < 0:
+            self._cover_bad_debt(sym, acct)
         if pos.ro:
             self._trim_reduce_only(m, acct, pos)
         if trim is not None:

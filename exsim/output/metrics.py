@@ -1,8 +1,9 @@
 """Waterfall metrics from the event log: liquidations, fund flows, ADL, and their invariants.
 
-The fund is reconciled from events alone: its cash moves only by seeds and
-leftover margin (``FUND``), its own fills (realized PnL minus fees), ADL
-executions (its realized PnL), socialized loss collected from traders, and
+The fund is reconciled from events alone: its cash moves only by seeds,
+leftover margin and bad debt it pays (``FUND``), takeovers that close part of
+a position it held (``LIQUIDATION``), its own fills (realized PnL minus fees),
+ADL executions (its realized PnL), socialized loss collected from traders, and
 funding on the positions it holds.
 """
 
@@ -33,8 +34,11 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
         delta = 0
         if kind == FUND:
             delta = e[3]
-            if e[2] != FUND_ID:  # a liquidated account's leftover margin
-                contributions += delta
+            if e[2] != FUND_ID:  # a liquidated account's leftover margin, or bad debt paid
+                if delta > 0:
+                    contributions += delta
+                else:
+                    draws.append(-delta)
         elif kind == FILL:
             if e[5] == FUND_ID:
                 delta += e[11] - e[9]
@@ -53,6 +57,8 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
             liquidations += 1
             if e[7] != FUND_ID:
                 vault_takeovers += 1
+            else:
+                delta = e[8]  # the fund closing part of a position it held
         elif kind == SOCIALIZED:
             delta = e[3]
             socialized += e[3]
