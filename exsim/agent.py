@@ -13,8 +13,8 @@ inbox.  Everything it does goes through ``ctx``:
 * its own stream: fills, accepts, cancels, amends and rejects of its account,
   folded into :attr:`Context.position` (lots per symbol),
   :attr:`Context.open_orders` (order id -> open lots), :attr:`Context.balance`
-  (atoms: deposits, fees, realized PnL, funding) and :attr:`Context.available`
-  (from the periodic account snapshot) and kept in
+  (atoms: deposits, fees, realized PnL, funding), :attr:`Context.available` and
+  :attr:`Context.adl_quantile` (from the periodic account snapshot) and kept in
   :attr:`Context.events` until the agent drains them;
 * :attr:`Context.rng`, :attr:`Context.params` (the config's ``params`` table).
 """
@@ -83,6 +83,7 @@ class Context:
         self._unacknowledged: set[int] = set()  # sent, no ACCEPTED or REJECTED back yet
         self.balance = 0  # atoms: deposits - fees + realized PnL + funding (all symbols)
         self.available: int | None = None  # atoms free for new orders, at the last account snapshot
+        self.adl_quantile: list[int] = [0] * len(contracts)  # ADL lights 1-5 per symbol (0: flat)
         self._net = net
         self._exchange = exchange
         self._feed = feed
@@ -148,6 +149,8 @@ class Context:
                 self.balance += e[3]
             elif kind == ACCOUNT:
                 self.available = e[7]
+                if e[2] >= 0:
+                    self.adl_quantile[e[2]] = e[8]
         self.events.extend(events)
 
     def _reduce(self, oid: int, lots: int) -> None:

@@ -131,7 +131,8 @@ class Simulation:
                                       feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)),
                                       account_snapshot_ns=ns(config.output.account_snapshot_s),
                                       liquidator=LIQUIDATOR if config.liquidation.enabled
-                                      else None, adl_seed=derive_seed(self.seed, "adl"))
+                                      else None, adl_seed=derive_seed(self.seed, "adl"),
+                                      adl_policy=config.liquidation.adl_policy)
         contracts = [s.contract for s in self.specs]
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))

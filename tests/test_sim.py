@@ -270,8 +270,14 @@ def test_account_snapshots_balance_and_reach_their_owners(tmp_path: Path) -> Non
         rows = [e for at, e in snaps if at == t]
         assert {e[1] for e in rows} == set(sim.core.accounts)  # every account, every time
         assert sum(e[3] for e in rows if e[2] == 0) == 0  # open interest balances
-    # the owners got theirs: every agent knows its available balance
+    # the owners got theirs: every agent knows its available balance and its ADL lights
     assert all(ctx.available is not None and ctx.available > 0 for _, _, ctx in sim.agents)
+    last = [e for at, e in snaps if at == times[-1] and e[2] == 0 and e[1] >= 0]  # traders
+    for e in last:
+        assert (e[8] == 0) == (e[3] == 0) and 0 <= e[8] <= 5
+    for side in (1, -1):  # the first in line on each side shows five lights
+        lights = [e[8] for e in last if e[3] * side > 0]
+        assert not lights or max(lights) == 5
     table = pq.read_table(tmp_path / "run" / "account_snapshots.parquet")
     assert table.num_rows == len(snaps)
 

@@ -102,7 +102,8 @@ class ExchangeActor:
     def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
                  recorder: int | None = None, feed: MarketFeed | None = None,
                  feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0,
-                 liquidator: int | None = None, adl_seed: int = 0) -> None:
+                 liquidator: int | None = None, adl_seed: int = 0,
+                 adl_policy: str = "bitmex") -> None:
         if service_ns < 0:
             raise ValueError(f"service time must be >= 0 ns, got {service_ns}")
         if feed_interval_ns <= 0:
@@ -130,6 +131,7 @@ class ExchangeActor:
         self.funding_rate: list[int | None] = [None] * len(core.markets)
         self.liquidator = liquidator
         self.adl_rng = stream(adl_seed, "adl")  # dYdX-style pseudo-random ADL start
+        self.adl_policy = adl_policy  # the ranking behind the ADL lights in account snapshots
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -166,7 +168,7 @@ class ExchangeActor:
                 self._publish_feed()
                 return
             if msg.token == ACCOUNTS:
-                self.core.snapshot_accounts()
+                self.core.snapshot_accounts(self.adl_policy)
                 self.net.wake(self.id, self.net.now + self.account_snapshot_ns, ACCOUNTS)
                 return
             self._apply(self.queue.popleft())

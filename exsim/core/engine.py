@@ -347,17 +347,22 @@ class ExchangeCore:
         self.events.extend(flows)
         return True
 
-    def snapshot_accounts(self) -> None:
-        """Append one ACCOUNT event per position (or per empty account) to :attr:`events`."""
+    def snapshot_accounts(self, adl_policy: str = "bitmex") -> None:
+        """Append one ACCOUNT event per position (or per empty account) to :attr:`events`.
+
+        Each carries the position's ADL indicator (1-5, 0 when flat) under
+        ``adl_policy``, as exchanges show it to their users.
+        """
         append = self.events.append
         markets = self.markets
+        lights = [self.adl_quantiles(m.index, adl_policy) for m in markets]
         for acct in self.accounts.values():
             available = available_balance(acct, markets)
             if not acct.positions:
-                append((ev.ACCOUNT, acct.id, -1, 0, 0, 0, acct.wallet, available))
+                append((ev.ACCOUNT, acct.id, -1, 0, 0, 0, acct.wallet, available, 0))
             for sym, pos in acct.positions.items():
                 append((ev.ACCOUNT, acct.id, sym, pos.qty, pos.cost, pos.margin, acct.wallet,
-                        available))
+                        available, lights[sym].get(acct.id, 0)))
 
     # ================================================================== liquidation
     @property
@@ -514,6 +519,8 @@ class ExchangeCore:
             fund_realized = apply_trade(fund, fpos, signed, price, m.k)
             self.events.append((ev.ADL, m.index, acct_id, signed, price, realized,
                                 fund_realized))
+            if acct.wallet < 0:  # a loser closed beyond its own bankruptcy
+                self._cover_bad_debt(m.index, acct)
         return True
 
     def socialize(self, sym: int | str, policy: str) -> bool:

@@ -99,7 +99,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # once per settlement: rate in 1e-8 units, the mark used, atoms kept by rounding
     FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
     # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
-    ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available"),
+    ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available",
+              "adl_quantile"),
     # ``taken_by`` (the fund, -1, or the vault, -2) took over ``qty`` lots at the
     # bankruptcy price; realized is the liquidated account's PnL on the transfer,
     # taker_realized the taker-over's (non-zero when it held the opposite side)
