@@ -1,4 +1,4 @@
-"""Command line: ``exsim run | validate | demo``."""
+"""Command line: ``exsim run | sweep | validate | demo``."""
 
 from __future__ import annotations
 
@@ -101,6 +101,39 @@ def _summary_table(summary: dict[str, Any], out: Path) -> str:
     return "\n".join(f"{k:{width}s}  {v}" for k, v in rows)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from exsim.config import ConfigError, load_document
+    from exsim.sweep import plan, run_sweep
+
+    try:
+        document, source = load_document(args.config)
+        specs = plan(document, source)
+    except ConfigError as exc:
+        print(f"exsim sweep: {exc}", file=sys.stderr)
+        return 2
+    name = document.get("output", {}).get("name", "sweep")
+    out = Path(args.out) if args.out else Path(
+        document.get("output", {}).get("dir", "runs")) / f"{name}-sweep"
+    t0 = time.perf_counter()
+
+    def show(done: int, failed: int, total: int) -> None:
+        wall = time.perf_counter() - t0
+        left = (wall / done * (total - done)) if done else float("nan")
+        print(f"runs {done}/{total} done, {failed} failed, about {left:.0f} s left",
+              file=sys.stderr, flush=True)
+
+    try:
+        rows = run_sweep(specs, out, workers=args.workers, progress=show)
+    except KeyboardInterrupt:
+        print(f"exsim sweep: interrupted; completed runs are kept in {out} and will be "
+              "skipped when you run it again", file=sys.stderr)
+        return 130
+    failed = sum(1 for r in rows if not r["complete"])
+    print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
+          f"{out / 'results.csv'}, {out / 'aggregate.csv'}")
+    return 0 if failed == 0 else 1
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from exsim.config import ConfigError, load_config
     from exsim.sim import AgentLoadError, Simulation
@@ -127,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output directory (default: [output] dir/name-seedN)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+    sweep = sub.add_parser("sweep", help="run every seed and grid point of a [sweep] config")
+    sweep.add_argument("config", help="TOML config file with a [sweep] section")
+    sweep.add_argument("--workers", type=int, default=None,
+                       help="processes (default: the number of cores)")
+    sweep.add_argument("--out", help="output directory (default: [output] dir/name-sweep)")
+    sweep.set_defaults(func=_cmd_sweep)
     validate = sub.add_parser("validate", help="check a config without running it")
     validate.add_argument("config", nargs="?", help="TOML config file")
     validate.set_defaults(func=_cmd_validate)

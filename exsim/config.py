@@ -313,10 +313,12 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                 raise _fail(source, key, f"expected [[{key}]] entries, got {value!r}")
             kwargs[key] = tuple(_build(_ARRAYS[key], v, f"{key}[{i}]", source)
                                 for i, v in enumerate(value))
+        elif key == "sweep":
+            continue  # read by exsim.sweep; a single run ignores it
         else:
-            near = difflib.get_close_matches(key, valid, n=1)
+            near = difflib.get_close_matches(key, [*valid, "sweep"], n=1)
             hint = (f"; did you mean '{near[0]}'?" if near
-                    else f"; valid sections: {', '.join(valid)}")
+                    else f"; valid sections: {', '.join([*valid, 'sweep'])}")
             raise _fail(source, key, f"unknown section{hint}")
     config = Config(**kwargs)
     if not config.symbols:
@@ -386,15 +388,19 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     return config
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Read and validate a TOML config; ``None`` loads the built-in quickstart."""
+def load_document(path: str | Path | None = None) -> tuple[dict[str, Any], str]:
+    """The parsed TOML document of a config file (not yet validated) and its name."""
     p = Path(path) if path is not None else QUICKSTART
     try:
         text = p.read_text()
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read: {exc.strerror}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), str(p)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
-    return parse_config(data, str(p))
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a TOML config; ``None`` loads the built-in quickstart."""
+    return parse_config(*load_document(path))

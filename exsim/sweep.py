@@ -1,0 +1,281 @@
+"""Monte Carlo and parameter sweeps on a local process pool.
+
+A config's ``[sweep]`` section says which seeds and which grid::
+
+    [sweep]
+    seeds = 20                       # run.seed, run.seed + 1, ...; or a list [3, 5, 8]
+    [sweep.grid]
+    "liquidation.fund_initial" = [1000.0, 10000.0, 100000.0]
+    "agents[2].count" = [20, 40]
+
+Every (grid point, seed) is a normal run with its own directory and
+``summary.json``; a grid value is written into the TOML document at its dotted
+path and the whole document is validated again, so a bad key or value is a
+config error naming the sweep key.  Runs go to a ``ProcessPoolExecutor``
+(``--workers``, default the number of cores).  A run that fails is recorded
+with its error and the sweep goes on; a run whose ``summary.json`` already
+says ``complete`` is skipped, so an interrupted sweep resumes where it was.
+
+Results: ``results.csv``/``.parquet`` (one row per run: the grid values, the
+seed, the summary's metrics) and ``aggregate.csv``/``.parquet`` (one row per
+grid point: runs, P(ADL) with a 95% Wilson interval, fund drawdown
+quantiles, mean liquidations and socialized loss).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import itertools
+import json
+import math
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from exsim.config import ConfigError, parse_config
+
+_PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+
+
+@attrs.frozen
+class RunSpec:
+    """One run of a sweep: where it writes, its seed, its grid values, its document."""
+
+    name: str
+    seed: int
+    point: tuple[tuple[str, Any], ...]
+    document: Mapping[str, Any]
+    source: str
+
+
+def set_path(doc: dict[str, Any], path: str, value: Any, source: str) -> None:
+    """Write ``value`` at a dotted path (``a.b``, ``agents[2].count``) of a TOML document."""
+    parts = path.split(".")
+    node: Any = doc
+    for i, part in enumerate(parts):
+        m = _PATH_PART.match(part)
+        if m is None:
+            raise ConfigError(f"{source}: sweep.grid: cannot read the key path {path!r}")
+        key, index = m.group(1), m.group(2)
+        last = i == len(parts) - 1
+        if index is None:
+            if last:
+                node[key] = value
+                return
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: sweep.grid: {path!r}: {key} is not a table")
+        else:
+            items = node.get(key)
+            if not isinstance(items, list) or int(index) >= len(items):
+                raise ConfigError(
+                    f"{source}: sweep.grid: {path!r}: no {key}[{index}] in the config")
+            if last:
+                items[int(index)] = value
+                return
+            node = items[int(index)]
+
+
+def plan(document: Mapping[str, Any], source: str = "<config>") -> list[RunSpec]:
+    """Every (grid point, seed) of a document with a ``[sweep]`` section, validated."""
+    doc = dict(document)
+    sweep = doc.pop("sweep", None)
+    if not isinstance(sweep, dict):
+        raise ConfigError(f"{source}: sweep: a sweep needs a [sweep] section")
+    unknown = set(sweep) - {"seeds", "grid"}
+    if unknown:
+        raise ConfigError(f"{source}: sweep: unknown keys {sorted(unknown)} (seeds, grid)")
+    base_seed = parse_config(doc, source).run.seed
+    seeds_value = sweep.get("seeds", 1)
+    if isinstance(seeds_value, bool) or not (
+            (isinstance(seeds_value, int) and seeds_value > 0)
+            or (isinstance(seeds_value, list) and seeds_value
+            and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds_value))):
+        raise ConfigError(f"{source}: sweep.seeds: a count > 0 or a list of ints, "
+                          f"got {seeds_value!r}")
+    seeds = (list(range(base_seed, base_seed + seeds_value)) if isinstance(seeds_value, int)
+             else list(seeds_value))
+    grid = sweep.get("grid", {})
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ConfigError(f"{source}: sweep.grid: a table of key path = [values]")
+    keys = list(grid)
+    specs: list[RunSpec] = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        point = tuple(zip(keys, values, strict=True))
+        point_doc = copy.deepcopy(doc)
+        for key, value in point:
+            set_path(point_doc, key, value, source)
+        try:
+            parse_config(point_doc, source)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (sweep point {dict(point)})") from None
+        label = "_".join(f"{k.split('.')[-1]}={v}" for k, v in point) or "base"
+        for seed in seeds:
+            specs.append(RunSpec(f"{_safe(label)}-seed{seed}", seed, point, point_doc, source))
+    return specs
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=+-]", "_", text)
+
+
+def run_one(spec: RunSpec, out: str) -> dict[str, Any]:
+    """Run one spec into ``out/<name>``; the summary, or ``{"error": ...}``.  Never raises."""
+    from exsim.sim import Simulation
+
+    run_dir = Path(out) / spec.name
+    t0 = time.perf_counter()
+    try:
+        config = parse_config(spec.document, spec.source)
+        summary = Simulation(config, seed=spec.seed).run(run_dir)
+    except Exception:  # a failing run is a row of the table, not the end of the sweep
+        run_dir.mkdir(parents=True, exist_ok=True)
+        error = traceback.format_exc()
+        (run_dir / "error.txt").write_text(error)
+        summary = {"complete": False, "error": error}
+    summary["run_seconds"] = time.perf_counter() - t0  # the run and its output files
+    return summary
+
+
+def already_done(out: Path, spec: RunSpec) -> dict[str, Any] | None:
+    summary = out / spec.name / "summary.json"
+    if summary.exists():
+        data: dict[str, Any] = json.loads(summary.read_text())
+        if data.get("complete"):
+            return data
+    return None
+
+
+def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
+              progress: Callable[[int, int, int], None] | None = None) -> list[dict[str, Any]]:
+    """Run every spec not already complete; returns one row per spec, in spec order."""
+    out.mkdir(parents=True, exist_ok=True)
+    summaries: dict[int, dict[str, Any]] = {}
+    todo = []
+    for i, spec in enumerate(specs):
+        done = already_done(out, spec)
+        if done is not None:
+            summaries[i] = done | {"skipped": True}
+        else:
+            todo.append(i)
+    failed = 0
+    if progress is not None:
+        progress(len(summaries), failed, len(specs))
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for i in todo:
+            summaries[i] = run_one(specs[i], str(out))
+            failed += not summaries[i].get("complete")
+            if progress is not None:
+                progress(len(summaries), failed, len(specs))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(run_one, specs[i], str(out)): i for i in todo}
+            for future in as_completed(futures):
+                i = futures[future]
+                summaries[i] = future.result()
+                failed += not summaries[i].get("complete")
+                if progress is not None:
+                    progress(len(summaries), failed, len(specs))
+    rows = [_row(specs[i], summaries[i]) for i in range(len(specs))]
+    _write_table(rows, out / "results")
+    _write_table(aggregate(rows, [k for k, _ in specs[0].point] if specs else []),
+                 out / "aggregate")
+    return rows
+
+
+METRICS = ("complete", "digest", "sim_seconds", "wall_seconds", "run_seconds", "events", "trades",
+           "liquidations", "fund_draws", "fund_drawn", "fund_contributions", "adl_events",
+           "socialized_loss")
+
+
+def _row(spec: RunSpec, summary: Mapping[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"run": spec.name, "seed": spec.seed}
+    row.update({k: v for k, v in spec.point})
+    row.update({k: summary.get(k) for k in METRICS})
+    fund = summary.get("insurance_fund") or {}
+    row["fund_start"] = fund.get("start")
+    row["fund_min"] = fund.get("min")
+    row["fund_end"] = fund.get("end")
+    invariants = summary.get("invariants") or {}
+    row["invariants_ok"] = bool(invariants) and all(invariants.values())
+    row["error"] = (summary.get("error") or "").strip().splitlines()[-1:] or None
+    if isinstance(row["error"], list):
+        row["error"] = row["error"][0] if row["error"] else None
+    return row
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    pos = (len(values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def aggregate(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """One row per grid point over its completed runs."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.get(k) for k in keys), []).append(row)
+    out = []
+    for point, members in groups.items():
+        done = [r for r in members if r["complete"]]
+        adl = sum(1 for r in done if (r["adl_events"] or 0) > 0)
+        low, high = wilson(adl, len(done))
+        drawdowns = [r["fund_start"] - r["fund_min"] for r in done
+                     if r["fund_start"] is not None and r["fund_min"] is not None]
+        agg: dict[str, Any] = dict(zip(keys, point, strict=True))
+        agg.update(runs=len(members), failed=len(members) - len(done),
+                   p_adl=adl / len(done) if done else None, p_adl_low=low, p_adl_high=high,
+                   drawdown_p50=_quantile(drawdowns, 0.5), drawdown_p90=_quantile(drawdowns, 0.9),
+                   drawdown_max=max(drawdowns) if drawdowns else None,
+                   liquidations_mean=(sum(r["liquidations"] or 0 for r in done) / len(done)
+                                      if done else None),
+                   socialized_loss_mean=(sum(r["socialized_loss"] or 0 for r in done) / len(done)
+                                         if done else None))
+        out.append(agg)
+    return out
+
+
+def _write_table(rows: list[dict[str, Any]], stem: Path) -> None:
+    if not rows:
+        return
+    columns = list(rows[0])
+    for row in rows[1:]:
+        columns.extend(c for c in row if c not in columns)
+    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    table = pa.table({c: [_plain(r.get(c)) for r in rows] for c in columns})
+    pq.write_table(table, stem.with_suffix(".parquet"))
+
+
+def _plain(value: Any) -> Any:
+    """Values Arrow can put in one column: numbers stay numbers, anything else a string."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
