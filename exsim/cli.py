@@ -123,11 +123,15 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        rows = run_sweep(specs, out, workers=args.workers, progress=show)
+        rows = run_sweep(specs, out, workers=args.workers, progress=show,
+                         executor=args.executor, ray_address=args.ray_address)
     except KeyboardInterrupt:
         print(f"exsim sweep: interrupted; completed runs are kept in {out} and will be "
               "skipped when you run it again", file=sys.stderr)
         return 130
+    except ConfigError as exc:
+        print(f"exsim sweep: {exc}", file=sys.stderr)
+        return 2
     failed = sum(1 for r in rows if not r["complete"])
     print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
           f"{out / 'results.csv'}, {out / 'aggregate.csv'}")
@@ -165,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=int, default=None,
                        help="processes (default: the number of cores)")
     sweep.add_argument("--out", help="output directory (default: [output] dir/name-sweep)")
+    sweep.add_argument("--executor", choices=["local", "ray"], default="local",
+                       help="local process pool (default) or a Ray cluster")
+    sweep.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
     sweep.set_defaults(func=_cmd_sweep)
     validate = sub.add_parser("validate", help="check a config without running it")
     validate.add_argument("config", nargs="?", help="TOML config file")

@@ -12,7 +12,8 @@ Every (grid point, seed) is a normal run with its own directory and
 ``summary.json``; a grid value is written into the TOML document at its dotted
 path and the whole document is validated again, so a bad key or value is a
 config error naming the sweep key.  Runs go to a ``ProcessPoolExecutor``
-(``--workers``, default the number of cores).  A run that fails is recorded
+(``--workers``, default the number of cores), or to Ray (``--executor ray``,
+``--ray-address``; the optional extra ``pip install -e '.[ray]'``).  A run that fails is recorded
 with its error and the sweep goes on; a run whose ``summary.json`` already
 says ``complete`` is skipped, so an interrupted sweep resumes where it was.
 
@@ -33,7 +34,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -157,8 +158,14 @@ def already_done(out: Path, spec: RunSpec) -> dict[str, Any] | None:
 
 
 def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
-              progress: Callable[[int, int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Run every spec not already complete; returns one row per spec, in spec order."""
+              progress: Callable[[int, int, int], None] | None = None,
+              executor: str = "local", ray_address: str | None = None) -> list[dict[str, Any]]:
+    """Run every spec not already complete; returns one row per spec, in spec order.
+
+    ``executor`` is ``"local"`` (a process pool of ``workers``) or ``"ray"`` (a
+    Ray cluster at ``ray_address``, or a local Ray instance without one; every
+    worker must see ``out``, e.g. on a shared file system).
+    """
     out.mkdir(parents=True, exist_ok=True)
     summaries: dict[int, dict[str, Any]] = {}
     todo = []
@@ -172,7 +179,13 @@ def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
     if progress is not None:
         progress(len(summaries), failed, len(specs))
     workers = workers or os.cpu_count() or 1
-    if workers == 1:
+    if executor == "ray":
+        for i, summary in _run_on_ray(specs, todo, out, ray_address):
+            summaries[i] = summary
+            failed += not summary.get("complete")
+            if progress is not None:
+                progress(len(summaries), failed, len(specs))
+    elif workers == 1:
         for i in todo:
             summaries[i] = run_one(specs[i], str(out))
             failed += not summaries[i].get("complete")
@@ -192,6 +205,28 @@ def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
     _write_table(aggregate(rows, [k for k, _ in specs[0].point] if specs else []),
                  out / "aggregate")
     return rows
+
+
+def _run_on_ray(specs: Sequence[RunSpec], todo: list[int], out: Path,
+                address: str | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("the ray executor needs Ray: pip install -e '.[ray]'") from None
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = ray.remote(run_one)
+        refs = {remote.remote(specs[i], str(out.resolve())): i for i in todo}
+        pending = list(refs)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            for ref in ready:
+                yield refs[ref], ray.get(ref)
+    finally:
+        if started:
+            ray.shutdown()
 
 
 METRICS = ("complete", "digest", "sim_seconds", "wall_seconds", "run_seconds", "events", "trades",

@@ -95,3 +95,12 @@ def test_cli_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", str(cfg), "--workers", "1", "--out", str(tmp_path / "o")]) == 0
     assert "2 runs (0 failed)" in capsys.readouterr().out
     assert (tmp_path / "o" / "aggregate.csv").exists()
+
+
+def test_ray_gives_the_same_digests_as_the_local_pool(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the Ray extra is not installed (CI installs it)")
+    specs = plan(document(**{"liquidation.fund_initial": [0.0, 500.0]}))
+    local = run_sweep(specs, tmp_path / "local", workers=2)
+    on_ray = run_sweep(specs, tmp_path / "ray", executor="ray")
+    assert [r["digest"] for r in on_ray] == [r["digest"] for r in local]
+    assert all(r["complete"] for r in on_ray)
