@@ -373,10 +373,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     "a 'backstop' step needs a vault with capital > 0")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
-    try:
-        contract.cash_to_atoms(config.liquidation.fund_initial)
-    except UnitsError as exc:
-        raise _fail(source, "liquidation.fund_initial", str(exc)) from None
+    for key in ("fund_initial", "vault_capital"):
+        try:
+            contract.cash_to_atoms(getattr(config.liquidation, key))
+        except UnitsError as exc:
+            raise _fail(source, f"liquidation.{key}", str(exc)) from None
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
     if not -100 < config.scenario.drop < 1:

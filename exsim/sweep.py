@@ -122,7 +122,11 @@ def plan(document: Mapping[str, Any], source: str = "<config>") -> list[RunSpec]
             raise ConfigError(f"{exc} (sweep point {dict(point)})") from None
         label = "_".join(f"{k.split('.')[-1]}={v}" for k, v in point) or "base"
         for seed in seeds:
-            specs.append(RunSpec(f"{_safe(label)}-seed{seed}", seed, point, point_doc, source))
+            name = f"{_safe(label)}-seed{seed}"
+            if any(spec.name == name for spec in specs):
+                raise ConfigError(f"{source}: sweep: the run {name!r} appears twice (repeated "
+                                  "seeds or grid values)")
+            specs.append(RunSpec(name, seed, point, point_doc, source))
     return specs
 
 
@@ -272,17 +276,17 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 def aggregate(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
     """One row per grid point over its completed runs."""
-    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row.get(k) for k in keys), []).append(row)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:  # grid values may be lists (e.g. waterfall steps): group on their JSON
+        groups.setdefault(json.dumps([row.get(k) for k in keys], default=str), []).append(row)
     out = []
-    for point, members in groups.items():
+    for members in groups.values():
         done = [r for r in members if r["complete"]]
         adl = sum(1 for r in done if (r["adl_events"] or 0) > 0)
         low, high = wilson(adl, len(done))
         drawdowns = [r["fund_start"] - r["fund_min"] for r in done
                      if r["fund_start"] is not None and r["fund_min"] is not None]
-        agg: dict[str, Any] = dict(zip(keys, point, strict=True))
+        agg: dict[str, Any] = {k: members[0].get(k) for k in keys}
         agg.update(runs=len(members), failed=len(members) - len(done),
                    p_adl=adl / len(done) if done else None, p_adl_low=low, p_adl_high=high,
                    drawdown_p50=_quantile(drawdowns, 0.5), drawdown_p90=_quantile(drawdowns, 0.9),
@@ -305,12 +309,13 @@ def _write_table(rows: list[dict[str, Any]], stem: Path) -> None:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    table = pa.table({c: [_plain(r.get(c)) for r in rows] for c in columns})
-    pq.write_table(table, stem.with_suffix(".parquet"))
+    pq.write_table(pa.table({c: _column([r.get(c) for r in rows]) for c in columns}),
+                   stem.with_suffix(".parquet"))
 
 
-def _plain(value: Any) -> Any:
-    """Values Arrow can put in one column: numbers stay numbers, anything else a string."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
+def _column(values: list[Any]) -> list[Any]:
+    """Values Arrow can put in one column: one plain type (ints may join floats), or strings."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {int, float} or (len(kinds) == 1 and kinds <= {bool, str}):
+        return values
+    return [None if v is None else str(v) for v in values]

@@ -66,3 +66,58 @@ def test_clawback_takes_18_percent_of_profits() -> None:
     assert all(e[4] != 0 for e in core.events if e[0] == SOCIALIZED)
     assert core.fund_equity() == 2  # made whole, two atoms of rounding over
     assert all(core.invariants().values())
+
+
+def test_a_second_clawback_finds_only_what_is_left() -> None:
+    """Deficit 1,000 against one trader with 100 of profit: 100 is taken once, then the
+    profit is gone (the cost basis moved) and nothing more can be clawed."""
+    core = book_of({FUND: (-100, 90), 1: (10, 90), 2: (90, 100)}, mark=100)
+    assert core.fund_equity() == -1000 and core.accounts[1].positions[0].upnl(100, 1) == 100
+    assert core.socialize(0, "clawback")
+    assert core.accounts[1].positions[0].upnl(100, 1) == 0
+    assert core.fund_equity() == -900
+    assert not core.socialize(0, "clawback")  # no profit left anywhere
+    assert core.events[-1][5] == Reject.NO_POSITION
+    assert all(core.invariants().values())
+
+
+def test_oi_funding_never_pushes_a_payer_below_zero() -> None:
+    """Account 2 sold 100 to the trader at 100 and bought them back from the fund at 90
+    (+1,000).  At mark 100 the fund is short 1,000 and its only counterparty, the trader
+    (long 100 from 100, 50 deposited), has 50 of equity: it pays 50, not 1,000."""
+    core = ExchangeCore([UNIT])
+    core.set_mark(0, 100)
+    core.deposit(1, 50)
+    core.deposit(2, 1)
+    fund, trader, dealer = core.accounts[FUND], core.accounts[1], core.accounts[2]
+    for a in (fund, trader, dealer):
+        a.positions[0] = Position(0, 1)
+    apply_trade(dealer, dealer.positions[0], -100, 100, 1)
+    apply_trade(trader, trader.positions[0], 100, 100, 1)
+    apply_trade(dealer, dealer.positions[0], 100, 90, 1)
+    apply_trade(fund, fund.positions[0], -100, 90, 1)
+    assert all(core.invariants().values())
+    assert core.account_equity(1) == 50 and core.fund_equity() == -1000
+    core.events.clear()
+    assert core.socialize(0, "oi_funding")
+    (paid,) = [e for e in core.events if e[0] == SOCIALIZED]
+    assert paid[2:4] == (1, 50) and core.account_equity(1) == 0
+    assert all(core.invariants().values())
+
+
+def test_adl_with_nobody_to_deleverage_is_refused() -> None:
+    """The fund is short and the only long is the backstop vault: nobody to deleverage."""
+    from exsim.core.liquidation import VAULT
+
+    core = ExchangeCore([UNIT])
+    core.set_mark(0, 100)
+    core.seed_vault(10**6)
+    fund, vault = core.accounts[FUND], core.accounts[VAULT]
+    fund.positions[0], vault.positions[0] = Position(0, 1), Position(0, 1)
+    apply_trade(fund, fund.positions[0], -100, 90, 1)
+    apply_trade(vault, vault.positions[0], 100, 90, 1)
+    assert core.fund_equity() == -1000
+    core.events.clear()
+    assert not core.adl(0, "bitmex", 90)
+    assert [e[5] for e in core.events] == [Reject.NO_POSITION]
+    assert all(core.invariants().values())

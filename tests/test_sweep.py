@@ -104,3 +104,14 @@ def test_ray_gives_the_same_digests_as_the_local_pool(tmp_path: Path) -> None:
     on_ray = run_sweep(specs, tmp_path / "ray", executor="ray")
     assert [r["digest"] for r in on_ray] == [r["digest"] for r in local]
     assert all(r["complete"] for r in on_ray)
+
+
+def test_list_valued_and_mixed_grid_values(tmp_path: Path) -> None:
+    specs = plan(document(**{"liquidation.steps": [["insurance_fund", "adl"],
+                                                   ["insurance_fund", "clawback"]]}))
+    rows = run_sweep(specs, tmp_path, workers=1)
+    assert len(rows) == 4
+    agg = pq.read_table(tmp_path / "aggregate.parquet").to_pylist()
+    assert len(agg) == 2 and all(a["runs"] == 2 for a in agg)
+    with pytest.raises(ConfigError, match="appears twice"):
+        plan({**document(), "sweep": {"seeds": [3, 3]}})

@@ -64,8 +64,12 @@ from exsim.core.events import (
     LEVERAGE,
     LIQUIDATION,
     MARK,
+    REJECTED,
+    SOCIALIZED,
     Event,
 )
+from exsim.core.events import FUND as FUND_EVENT
+from exsim.core.events import Request as RequestKind
 from exsim.core.liquidation import FUND, VAULT
 from exsim.rng import stream
 
@@ -73,7 +77,9 @@ FEED = "feed"  # token of the feed timer (service timers carry None)
 ACCOUNTS = "accounts"  # token of the account-snapshot timer
 REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage, Liquidate, Deleverage, Socialize))
 # events after which the liquidator needs a position's new liquidation price
-_RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL))
+_RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL,
+                         SOCIALIZED, FUND_EVENT))
+_LIQUIDATE = int(RequestKind.LIQUIDATE)
 DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
 
@@ -242,7 +248,8 @@ class ExchangeActor:
             kind = e[0]
             if kind == MARK:
                 marks_moved = True
-            elif kind in _RISK_KINDS:
+            elif kind in _RISK_KINDS or (kind == REJECTED and e[1] == _LIQUIDATE):
+                # a refused takeover is news too: the liquidator may ask again later
                 for owner in owners_of(e):
                     touched[owner] = None
         touched.pop(FUND, None)

@@ -62,6 +62,9 @@ class Liquidator:
         self.timer_set = False
         self.next_oid = 0
         self.requests = 0
+        # the fund's state when the last step (ADL or socialize) was last asked for:
+        # not asked again until that state changes, so a refusal cannot loop
+        self.last_step_asked: tuple[int, tuple[int, ...], tuple[int, ...]] | None = None
 
     async def run(self) -> None:
         while True:
@@ -111,9 +114,11 @@ class Liquidator:
         update = self.latest
         assert update is not None
         for sym, queue in enumerate(self.queued):
-            if queue:
-                to = VAULT if self.backstop and update.vault_equity > 0 else FUND
-                return Liquidate(queue.popleft(), sym, to)
+            while queue:
+                acct = queue.popleft()
+                if (acct, sym) in self.pending:  # still waiting for its takeover
+                    to = VAULT if self.backstop and update.vault_equity > 0 else FUND
+                    return Liquidate(acct, sym, to)
         equity = update.fund_cash
         for sym, qty in enumerate(update.fund_qty):
             mark = update.marks[sym]
@@ -123,9 +128,13 @@ class Liquidator:
             if not qty:
                 continue
             entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
-            if equity < 0 and self.last_step == "adl":
-                return Deleverage(sym, self.adl_policy, max(1, round(entry)))
-            if equity < 0 and self.last_step in ("clawback", "oi_funding"):
+            state = (update.fund_cash, tuple(update.fund_qty), tuple(update.fund_cost))
+            if equity < 0 and self.last_step != "none" and state != self.last_step_asked:
+                self.last_step_asked = state
+                if self.last_step == "adl":
+                    # at the takeover price, rounded in the fund's favour
+                    price = math.ceil(entry) if qty > 0 else math.floor(entry)
+                    return Deleverage(sym, self.adl_policy, max(1, price))
                 return Socialize(sym, self.last_step)
             lots = min(abs(qty), self.slice_lots)
             # the worst price the fund's cash can pay for, capped by the tolerance

@@ -376,11 +376,21 @@ class ExchangeCore:
 
     def seed_fund(self, amount: int) -> bool:
         """Pay ``amount`` atoms into the insurance fund (counted as a deposit)."""
+        return self._seed(FUND, ev.FUND, amount)
+
+    def seed_vault(self, amount: int) -> bool:
+        """Give the backstop vault (account -2) ``amount`` atoms of capital (a deposit)."""
+        return self._seed(VAULT, ev.VAULT_TRANSFER, amount)
+
+    def _seed(self, acct_id: int, kind: int, amount: int) -> bool:
         if not _is_int(amount) or amount <= 0:
-            return self._reject(int(ev.Request.FUND), None, None, FUND, Reject.BAD_AMOUNT)
-        self.accounts[FUND].wallet += amount
+            return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id, Reject.BAD_AMOUNT)
+        acct = self.accounts.get(acct_id)
+        if acct is None:
+            acct = self.accounts[acct_id] = Account(acct_id)
+        acct.wallet += amount
         self.ledger.deposits += amount
-        self.events.append((ev.FUND, -1, FUND, int(amount)))
+        self.events.append((kind, -1, acct_id, int(amount)))
         return True
 
     def _cancel_all(self, acct: Account, syms: Sequence[int], reason: int) -> None:
@@ -473,18 +483,6 @@ class ExchangeCore:
                 total += pos.upnl(mark, self.markets[pos.sym].k)
         return total
 
-    def seed_vault(self, amount: int) -> bool:
-        """Give the backstop vault (account -2) ``amount`` atoms of capital (a deposit)."""
-        if not _is_int(amount) or amount <= 0:
-            return self._reject(int(ev.Request.DEPOSIT), None, None, VAULT, Reject.BAD_AMOUNT)
-        vault = self.accounts.get(VAULT)
-        if vault is None:
-            vault = self.accounts[VAULT] = Account(VAULT)
-        vault.wallet += amount
-        self.ledger.deposits += amount
-        self.events.append((ev.VAULT_TRANSFER, -1, VAULT, int(amount)))
-        return True
-
     def adl(self, sym: int | str, policy: str, price: int, rng: random.Random | None = None
             ) -> bool:
         """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
@@ -510,7 +508,10 @@ class ExchangeCore:
         if self.fund_equity() >= 0:
             return self._reject(req, m.index, None, FUND, Reject.FUND_NOT_SHORT)
         ordered = rank(self.adl_candidates(m.index, -fpos.qty), policy, rng)
-        for acct_id, lots in allocate(ordered, abs(fpos.qty)):
+        allocation = allocate(ordered, abs(fpos.qty))
+        if not allocation:  # nobody on the other side to deleverage
+            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+        for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
             pos = acct.positions[m.index]
             self._cancel_all(acct, [m.index], _C_DELEVERAGED)
@@ -531,9 +532,11 @@ class ExchangeCore:
         position in ``sym``, so an account with no position never pays:
 
         * ``clawback`` (OKEx 2018): from accounts with an unrealized profit in
-          ``sym``, pro rata to that profit, at most all of it;
+          ``sym``, pro rata to that profit, at most all of it; the profit is
+          taken out of the position (its cost basis moves), so a second call
+          finds only what is left;
         * ``oi_funding`` (Drift): from every position, long and short, pro rata
-          to its size, like a one-off funding payment.
+          to its size, like a one-off funding payment, never below zero equity.
 
         Each share is rounded up (the fund is made whole, a few atoms over at
         most, never under while the payers' profits or sizes suffice).
@@ -559,16 +562,28 @@ class ExchangeCore:
         if total == 0:
             return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
         fund = self.accounts[FUND]
+        collected = 0
         for acct, pos, weight in payers:
             share = -(-deficit * weight // total)
             if policy == "clawback":
-                share = min(share, weight)  # never more than the profit itself
-            if pos.isolated:
-                pos.margin -= share
+                # the profit itself is taken: the position's cost basis moves, so a
+                # later clawback sees what is left of it, and cash stays conserved
+                share = min(share, weight)
+                pos.cost += share
             else:
-                acct.wallet -= share
+                equity = (pos.margin if pos.isolated else acct.wallet) + pos.upnl(m.mark, m.k)
+                share = min(share, max(equity, 0))  # never into negative equity
+                if pos.isolated:
+                    pos.margin -= share
+                else:
+                    acct.wallet -= share
+            if share <= 0:
+                continue
+            collected += share
             fund.wallet += share
             self.events.append((ev.SOCIALIZED, m.index, acct.id, share, pos.qty))
+        if not collected:
+            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
         return True
 
     def adl_candidates(self, sym: int, side_qty: int) -> list[Candidate]:
