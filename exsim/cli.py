@@ -1,4 +1,4 @@
-"""Command line: ``exsim run | sweep | validate | demo``."""
+"""Command line: ``exsim run | sweep | report | validate | demo``."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"exsim run: failed: {exc!r}; what was recorded is in {out}", file=sys.stderr)
         return 1
     done()
+    if not args.no_report:
+        from exsim.output.report import write_report
+
+        write_report(out)
     print(_summary_table(summary, out))
     if not summary["complete"]:
         print(f"exsim run: incomplete: {summary['reason']}\n{summary.get('error', '')}",
@@ -133,9 +137,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         print(f"exsim sweep: {exc}", file=sys.stderr)
         return 2
     failed = sum(1 for r in rows if not r["complete"])
+    from exsim.output.report import write_report
+
+    page = write_report(out)
     print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
-          f"{out / 'results.csv'}, {out / 'aggregate.csv'}")
+          f"{out / 'results.csv'}, {out / 'aggregate.csv'}, {page}")
     return 0 if failed == 0 else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from exsim.output.report import ReportError, write_report
+
+    try:
+        page = write_report(args.directory)
+    except (ReportError, OSError) as exc:
+        print(f"exsim report: {exc}", file=sys.stderr)
+        return 2
+    print(page)
+    return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -163,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override [run] seed")
     run.add_argument("--out", help="output directory (default: [output] dir/name-seedN)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--no-report", action="store_true", help="no plots and report.html")
     run.set_defaults(func=_cmd_run)
     sweep = sub.add_parser("sweep", help="run every seed and grid point of a [sweep] config")
     sweep.add_argument("config", help="TOML config file with a [sweep] section")
@@ -173,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local process pool (default) or a Ray cluster")
     sweep.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
     sweep.set_defaults(func=_cmd_sweep)
+    report = sub.add_parser("report", help="plots and report.html for a run or sweep directory")
+    report.add_argument("directory")
+    report.set_defaults(func=_cmd_report)
     validate = sub.add_parser("validate", help="check a config without running it")
     validate.add_argument("config", nargs="?", help="TOML config file")
     validate.set_defaults(func=_cmd_validate)

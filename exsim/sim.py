@@ -43,8 +43,8 @@ from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import FUND, VAULT
-from exsim.output.metrics import waterfall
-from exsim.output.tables import write_tables
+from exsim.output.metrics import series, waterfall
+from exsim.output.tables import write_series, write_tables
 from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import make_path
 from exsim.timeunits import NS_PER_S, ns
@@ -280,7 +280,14 @@ class Simulation:
         resting = {(m.index, o[0]): o[4] for m in core.markets for o in m.book.orders.values()}
         invariants = core.invariants()
         invariants["orders_accounted"] = self.recorder.orders_accounted(resting)
-        flows = waterfall(self.recorder.log, float(self.specs[0].contract.cash_atom))
+        atom = float(self.specs[0].contract.cash_atom)
+        flows = waterfall(self.recorder.log, atom)
+        self.series = series(self.recorder.log, [s.contract.k for s in self.specs], atom,
+                             [float(s.contract.tick_size) for s in self.specs],
+                             [float(s.contract.lot_size) for s in self.specs])
+        ratios = [v for _, _, v in self.series["fund_to_oi"]]
+        flows["fund_to_oi"] = {"min": min(ratios) if ratios else None,
+                               "end": ratios[-1] if ratios else None}
         invariants["fund_never_negative"] = flows["insurance_fund"]["min"] >= 0
         invariants["fund_reconciles"] = flows["insurance_fund"].pop("end_atoms") == (
             core.fund.wallet)
@@ -323,4 +330,5 @@ class Simulation:
         (out / "config.json").write_text(json.dumps(attrs.asdict(self.config), indent=2,
                                                      default=str))
         summary["tables"] = write_tables(self.recorder.log, out)
+        write_series(self.series, self.oracle.paths, out)
         (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, SOCIALIZED, Event
+from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, MARK, SOCIALIZED, Event
 from exsim.core.liquidation import FUND as FUND_ID
 
 
@@ -82,3 +82,69 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
         "insurance_fund": {"start": start * cash_atom, "end": cash * cash_atom,
                            "min": low * cash_atom, "end_atoms": cash},
     }
+
+
+def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
+           tick: list[float], lot: list[float]) -> dict[str, list[tuple[int, int, float]]]:
+    """Time series for plots, as ``(time ns, sym, value)`` rows in quote units.
+
+    ``mark``, ``last`` (trade prices), ``fund`` (the fund's cash, sym -1), ``oi`` (open
+    interest in base units), ``fund_to_oi`` (fund cash over open-interest notional at
+    each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
+    (fund cash flows).
+    """
+    out: dict[str, list[tuple[int, int, float]]] = {
+        name: [] for name in ("mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl",
+                              "draw", "contribution")}
+    positions: dict[tuple[int, int], int] = {}
+    oi = [0] * len(k)
+    marks: list[int | None] = [None] * len(k)
+    cash = 0
+
+    def move(acct: int, sym: int, dq: int) -> None:
+        old = positions.get((acct, sym), 0)
+        new = old + dq
+        positions[(acct, sym)] = new
+        oi[sym] += max(new, 0) - max(old, 0)
+
+    for at, e in log:
+        kind = e[0]
+        delta = 0
+        if kind == MARK:
+            marks[e[1]] = e[2]
+            out["mark"].append((at, e[1], e[2] * tick[e[1]]))
+            notional = sum(oi[s] * (marks[s] or 0) * k[s] for s in range(len(k)))
+            if notional > 0:
+                out["fund_to_oi"].append((at, -1, cash / notional))
+        elif kind == FILL:
+            sym, price, qty = e[1], e[2], e[3]
+            dq = qty if e[6] == 0 else -qty
+            move(e[5], sym, dq)
+            move(e[8], sym, -dq)
+            out["last"].append((at, sym, price * tick[sym]))
+            if e[5] == FUND_ID:
+                delta += e[11] - e[9]
+            if e[8] == FUND_ID:
+                delta += e[12] - e[10]
+        elif kind == LIQUIDATION:
+            move(e[2], e[1], -e[3])
+            move(e[7], e[1], e[3])
+            out["liquidation"].append((at, e[1], 1.0))
+            if e[7] == FUND_ID:
+                delta = e[8]
+        elif kind == ADL:
+            move(e[2], e[1], -e[3])
+            move(FUND_ID, e[1], e[3])
+            out["adl"].append((at, e[1], 1.0))
+            delta = e[6]
+        elif kind in (FUND, SOCIALIZED) or (kind == FUNDING and e[2] == FUND_ID):
+            delta = e[3]
+        if kind in (FILL, LIQUIDATION, ADL):
+            out["oi"].append((at, e[1], oi[e[1]] * lot[e[1]]))
+        if delta:
+            cash += delta
+            out["fund"].append((at, -1, cash * cash_atom))
+            if at > 0:
+                out["draw" if delta < 0 else "contribution"].append(
+                    (at, -1, abs(delta) * cash_atom))
+    return out

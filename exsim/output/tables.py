@@ -39,6 +39,7 @@ from exsim.core.events import (
     Event,
     Kind,
 )
+from exsim.scenarios.paths import IndexPath
 
 TABLES: dict[str, tuple[int, ...]] = {
     "trades": (FILL,),
@@ -78,3 +79,20 @@ def write_tables(log: list[tuple[int, Event]], out: Path) -> dict[str, int]:
         pq.write_table(table, out / f"{name}.parquet")
         rows[name] = table.num_rows
     return rows
+
+
+def write_series(series: dict[str, list[tuple[int, int, float]]], paths: list[IndexPath],
+                 out: Path) -> None:
+    """``series.parquet``: the run's time series for plots (name, time, sym, value).
+
+    The index is sampled at every mark time, from the scenario's path.
+    """
+    rows = [(name, t, sym, value) for name, points in series.items()
+            for t, sym, value in points]
+    rows += [("index", t, sym, paths[sym].at(t)) for _, t, sym, _ in
+             [r for r in rows if r[0] == "mark"]]
+    table = pa.table({"name": [r[0] for r in rows], "time_ns": [r[1] for r in rows],
+                      "sym": [r[2] for r in rows], "value": [float(r[3]) for r in rows]},
+                     schema=pa.schema([("name", pa.string()), ("time_ns", pa.int64()),
+                                       ("sym", pa.int64()), ("value", pa.float64())]))
+    pq.write_table(table, out / "series.parquet")

@@ -1,0 +1,189 @@
+"""``exsim report DIR``: PNG plots and a one-page ``report.html`` for a run or a sweep.
+
+A run directory (it has ``series.parquet``) gets: ``prices.png`` (index, mark
+and last trade), ``fund.png`` (insurance fund cash, draws and contributions
+marked), ``liquidations.png`` (cumulative liquidations and ADL executions),
+``open_interest.png`` (open interest and the fund-to-OI ratio).  A sweep
+directory (it has ``aggregate.parquet``) gets ``p_adl.png`` (P(ADL) against the
+first swept key, with its 95% interval) and ``drawdown.png`` (fund drawdown
+median and 90th percentile).  ``report.html`` embeds every image (and links
+the files) under the summary table.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no screen
+
+import matplotlib.pyplot as plt
+import pyarrow.parquet as pq
+
+
+class ReportError(ValueError):
+    """The directory is neither a run nor a sweep."""
+
+
+def write_report(directory: str | Path) -> Path:
+    """Write the plots and ``report.html`` into ``directory``; returns the HTML's path."""
+    d = Path(directory)
+    if (d / "series.parquet").exists():
+        images = _run_plots(d)
+        summary = json.loads((d / "summary.json").read_text())
+        title = f"exsim run: {d.name}"
+        table = _summary_rows(summary)
+    elif (d / "aggregate.parquet").exists():
+        images = _sweep_plots(d)
+        title = f"exsim sweep: {d.name}"
+        table = [(str(i), json.dumps(row, default=str))
+                 for i, row in enumerate(pq.read_table(d / "aggregate.parquet").to_pylist())]
+    else:
+        raise ReportError(f"{d}: not a run directory (no series.parquet) nor a sweep "
+                          "directory (no aggregate.parquet)")
+    page = d / "report.html"
+    page.write_text(_html(title, table, images, d))
+    return page
+
+
+def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
+    data = pq.read_table(d / "series.parquet").to_pydict()
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for name, t, sym, value in zip(data["name"], data["time_ns"], data["sym"], data["value"],
+                                   strict=True):
+        if sym > 0:
+            continue  # the first symbol (and the account-wide series, sym -1)
+        xs, ys = out.setdefault(name, ([], []))
+        xs.append(t / 1e9)
+        ys.append(value)
+    return out
+
+
+def _save(fig: Any, path: Path) -> str:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path.name
+
+
+def _run_plots(d: Path) -> list[str]:
+    s = _series(d)
+    empty: tuple[list[float], list[float]] = ([], [])
+    names = []
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    for name, style in (("index", "-"), ("mark", "-"), ("last", ".")):
+        xs, ys = s.get(name, empty)
+        ax.plot(xs, ys, style, label=name, markersize=1.5, linewidth=1)
+    ax.set(xlabel="simulated seconds", ylabel="price", title="Index, mark and last trade")
+    ax.legend()
+    names.append(_save(fig, d / "prices.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    xs, ys = s.get("fund", empty)
+    ax.step(xs, ys, where="post", label="insurance fund")
+    for name, colour in (("draw", "tab:red"), ("contribution", "tab:green")):
+        times = s.get(name, empty)[0]
+        if times:
+            ax.scatter(times, [_at(xs, ys, t) for t in times], s=8, color=colour, label=name)
+    ax.set(xlabel="simulated seconds", ylabel="quote", title="Insurance fund")
+    ax.legend()
+    names.append(_save(fig, d / "fund.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    for name in ("liquidation", "adl"):
+        times = s.get(name, empty)[0]
+        ax.step([0.0, *times], list(range(len(times) + 1)), where="post", label=name)
+    ax.set(xlabel="simulated seconds", ylabel="count", title="Liquidations and ADL")
+    ax.legend()
+    names.append(_save(fig, d / "liquidations.png"))
+
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    xs, ys = s.get("oi", empty)
+    ax.step(xs, ys, where="post", label="open interest", color="tab:blue")
+    ax.set(xlabel="simulated seconds", ylabel="base units", title="Open interest and fund/OI")
+    ratio = ax.twinx()
+    rx, ry = s.get("fund_to_oi", empty)
+    ratio.plot(rx, ry, color="tab:orange", linewidth=1, label="fund / OI notional")
+    ratio.set_ylabel("fund / OI")
+    names.append(_save(fig, d / "open_interest.png"))
+    return names
+
+
+def _at(xs: list[float], ys: list[float], t: float) -> float:
+    """The step series' value at time ``t``."""
+    value = ys[0] if ys else 0.0
+    for x, y in zip(xs, ys, strict=True):
+        if x > t:
+            break
+        value = y
+    return value
+
+
+def _sweep_plots(d: Path) -> list[str]:
+    rows = pq.read_table(d / "aggregate.parquet").to_pylist()
+    fixed = {"runs", "failed", "p_adl", "p_adl_low", "p_adl_high", "drawdown_p50",
+             "drawdown_p90", "drawdown_max", "liquidations_mean", "socialized_loss_mean"}
+    keys = [k for k in rows[0] if k not in fixed] if rows else []
+    key = keys[0] if keys else None
+    labels = [str(r.get(key)) if key else "all" for r in rows]
+    numeric = key is not None and all(isinstance(r.get(key), int | float) for r in rows)
+    xs: list[Any] = [r[key] for r in rows] if numeric and key else list(range(len(rows)))
+    order = sorted(range(len(rows)), key=lambda i: xs[i])
+    xs = [xs[i] for i in order]
+    rows = [rows[i] for i in order]
+    labels = [labels[i] for i in order]
+    names = []
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    p = [r["p_adl"] if r["p_adl"] is not None else float("nan") for r in rows]
+    ax.plot(xs, p, "o-", label="P(ADL)")
+    ax.fill_between(xs, [r["p_adl_low"] for r in rows], [r["p_adl_high"] for r in rows],
+                    alpha=0.25, label="95% interval")
+    if numeric and min(xs) > 0 and max(xs) / min(xs) >= 10:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(xs, labels, rotation=20)
+    ax.set(xlabel=key or "", ylabel="P(ADL)", ylim=(-0.05, 1.05), title="P(ADL) per run")
+    ax.legend()
+    names.append(_save(fig, d / "p_adl.png"))
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for q in ("drawdown_p50", "drawdown_p90"):
+        ax.plot(xs, [r[q] if r[q] is not None else float("nan") for r in rows], "o-", label=q)
+    if numeric and min(xs) > 0 and max(xs) / min(xs) >= 10:
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(xs, labels, rotation=20)
+    ax.set(xlabel=key or "", ylabel="quote", title="Insurance-fund drawdown")
+    ax.legend()
+    names.append(_save(fig, d / "drawdown.png"))
+    return names
+
+
+def _summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for key, value in summary.items():
+        if key in ("error", "tables"):
+            continue
+        if isinstance(value, dict):
+            rows.extend((f"{key}.{k}", str(v)) for k, v in value.items())
+        else:
+            rows.append((key, str(value)))
+    return rows
+
+
+def _html(title: str, table: list[tuple[str, str]], images: list[str], d: Path) -> str:
+    body = [f"<h1>{html.escape(title)}</h1>", "<table>"]
+    body += [f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in table]
+    body.append("</table>")
+    for name in images:
+        data = base64.b64encode((d / name).read_bytes()).decode()
+        body.append(f'<figure><img alt="{name}" src="data:image/png;base64,{data}">'
+                    f'<figcaption><a href="{name}">{name}</a></figcaption></figure>')
+    style = ("body{font-family:sans-serif;max-width:960px;margin:auto}"
+             "th{text-align:left;padding-right:1em}img{max-width:100%}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+            f"</title><style>{style}</style></head><body>{''.join(body)}</body></html>")
