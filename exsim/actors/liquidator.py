@@ -61,7 +61,6 @@ class Liquidator:
         self.next_free = 0  # the rate limit: earliest instant of the next request
         self.timer_set = False
         self.next_oid = 0
-        self.requests = 0
         # the fund's state when the last step (ADL or socialize) was last asked for:
         # not asked again until that state changes, so a refusal cannot loop
         self.last_step_asked: tuple[int, tuple[int, ...], tuple[int, ...]] | None = None
@@ -104,7 +103,6 @@ class Liquidator:
         if request is None:
             return
         self.net.send(self.id, self.exchange, request)
-        self.requests += 1
         self.next_free = now + self.interval_ns
         if not self.timer_set:  # come back for the rest of the backlog
             self.timer_set = True
