@@ -94,10 +94,24 @@ def load_agent_class(spec: str, where: str) -> type[Agent]:
     except Exception:
         raise AgentLoadError(f"{where}: cannot load agent class '{spec}':\n"
                              f"{traceback.format_exc()}") from None
+    return check_agent_class(obj, where, spec)
+
+
+def check_agent_class(obj: object, where: str, spec: str | None = None) -> type[Agent]:
+    """``obj`` is an :class:`Agent` subclass with ``async def run(self, ctx)``; else say how."""
+    name = spec if spec is not None else getattr(obj, "__qualname__", repr(obj))
     if not (isinstance(obj, type) and issubclass(obj, Agent)):
-        raise AgentLoadError(f"{where}: '{spec}' is not a subclass of exsim.Agent")
+        raise AgentLoadError(f"{where}: '{name}' is not a subclass of exsim.Agent: "
+                             "write `class MyBot(exsim.Agent)` with `async def run(self, ctx)`")
     if not inspect.iscoroutinefunction(obj.run):
-        raise AgentLoadError(f"{where}: '{spec}'.run must be `async def run(self, ctx)`")
+        raise AgentLoadError(f"{where}: '{name}'.run must be `async def run(self, ctx)`, "
+                             "not a plain def")
+    try:
+        inspect.signature(obj.run).bind(None, None)
+    except TypeError:
+        raise AgentLoadError(
+            f"{where}: '{name}'.run{inspect.signature(obj.run)} must take exactly one "
+            "argument besides self: `async def run(self, ctx)`") from None
     return obj
 
 
@@ -165,12 +179,14 @@ class Simulation:
                                     impact_notional=fc.impact_notional)
         for sym in range(len(self.specs)):  # marks exist before anyone trades
             self.core.set_mark(sym, self.oracle.mark_ticks(sym)[0])
+        self.contracts = contracts
         self.agents: list[tuple[str, Agent, Context]] = []
+        self.next_id = FIRST_AGENT
+        self._stop: trio.CancelScope | None = None  # cancelled when an agent crashes ("stop")
         self._build_agents(config.agents, contracts)
         self._flush_setup()
 
     def _build_agents(self, agents: tuple[AgentConfig, ...], contracts: list[Any]) -> None:
-        next_id = FIRST_AGENT
         for i, a in enumerate(agents):
             where = f"agents[{i}] (class {a.cls!r})"
             cls = load_agent_class(a.cls, where)
@@ -179,31 +195,40 @@ class Simulation:
             except (ValueError, TypeError) as exc:
                 raise AgentLoadError(f"{where}: {exc}") from None
             for _ in range(a.count):
-                agent_id = next_id
-                next_id += 1
-                try:
-                    agent = cls()
-                except Exception:
-                    raise AgentLoadError(f"{where}: constructing the agent failed:\n"
-                                         f"{traceback.format_exc()}") from None
-                if a.deposit > 0:
-                    self.core.deposit(agent_id, self.specs[0].contract.cash_to_atoms(a.deposit))
-                else:  # an account with nothing in it, so that it exists
-                    self.core.accounts.setdefault(agent_id, Account(agent_id))
-                for sym, spec in enumerate(self.specs):
-                    if not self.core.set_leverage(agent_id, sym, a.leverage):
-                        raise AgentLoadError(
-                            f"{where}: leverage {a.leverage} is not allowed on {spec.name} "
-                            f"(max {spec.max_leverage})")
-                inbox = self.net.register(agent_id)
-                if a.latency_ms > 0:
-                    self.net.per_sender[agent_id] = Constant(ns(a.latency_ms / 1000))
-                self.exchange.route(agent_id, agent_id)
-                ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
-                              exchange=EXCHANGE, feed=self.feed, contracts=contracts,
-                              rng=stream(self.seed, "agent", agent_id), params=a.params,
-                              inbox=inbox)
-                self.agents.append((f"{where} #{agent_id}", agent, ctx))
+                self.agents.append(self.add_agent(cls, a, where))
+
+    def add_agent(self, cls: type[Agent], a: AgentConfig,
+                  where: str) -> tuple[str, Agent, Context]:
+        """One agent of ``cls`` on the next actor id: account, deposit, leverage, inbox.
+
+        The deposit and leverage events go into the core's event list; the caller
+        publishes them (at setup, :meth:`_flush_setup`).
+        """
+        agent_id = self.next_id
+        self.next_id += 1
+        try:
+            agent = cls()
+        except Exception:
+            raise AgentLoadError(f"{where}: constructing the agent failed:\n"
+                                 f"{traceback.format_exc()}") from None
+        if a.deposit > 0:
+            self.core.deposit(agent_id, self.specs[0].contract.cash_to_atoms(a.deposit))
+        else:  # an account with nothing in it, so that it exists
+            self.core.accounts.setdefault(agent_id, Account(agent_id))
+        for sym, spec in enumerate(self.specs):
+            if not self.core.set_leverage(agent_id, sym, a.leverage):
+                raise AgentLoadError(
+                    f"{where}: leverage {a.leverage} is not allowed on {spec.name} "
+                    f"(max {spec.max_leverage})")
+        inbox = self.net.register(agent_id)
+        if a.latency_ms > 0:
+            self.net.per_sender[agent_id] = Constant(ns(a.latency_ms / 1000))
+        self.exchange.route(agent_id, agent_id)
+        ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
+                      exchange=EXCHANGE, feed=self.feed, contracts=self.contracts,
+                      rng=stream(self.seed, "agent", agent_id), params=a.params,
+                      inbox=inbox)
+        return f"{where} #{agent_id}", agent, ctx
 
     def _flush_setup(self) -> None:
         """The setup's events (marks, deposits, leverage) open the log at t = 0.
@@ -213,27 +238,35 @@ class Simulation:
         self.exchange.publish()
 
     # ------------------------------------------------------------------ running
-    async def _agent_task(self, name: str, agent: Agent, ctx: Context,
-                          cancel: trio.CancelScope) -> None:
+    async def _agent_task(self, name: str, agent: Agent, ctx: Context) -> None:
         try:
             await agent.run(ctx)
         except Exception:
             # recorded, not acted on in arrival order: two agents failing at the same
             # instant are reported by (time, agent id), whatever order trio ran them in
             self.crashes.append((self.net.now, ctx.agent_id, name, traceback.format_exc()))
-            if self.config.run.on_agent_error == "stop":
-                cancel.cancel()
+            if self.config.run.on_agent_error == "stop" and self._stop is not None:
+                self._stop.cancel()
+
+    def start(self, nursery: trio.Nursery, *, stop_on_crash: bool = True) -> None:
+        """Start every actor and agent task in ``nursery``; time moves with :meth:`Network.run`.
+
+        An agent that crashes under ``on_agent_error = "stop"`` cancels ``nursery``
+        (unless ``stop_on_crash`` is false: the test kit reports crashes itself).
+        """
+        self._stop = nursery.cancel_scope if stop_on_crash else None
+        nursery.start_soon(self.exchange.run)
+        nursery.start_soon(self.oracle.run)
+        nursery.start_soon(self.funding.run)
+        if self.liquidator is not None:
+            nursery.start_soon(self.liquidator.run)
+        nursery.start_soon(self.recorder.run)
+        for name, agent, ctx in self.agents:
+            nursery.start_soon(self._agent_task, name, agent, ctx)
 
     async def main(self, progress: Callable[[int], None] | None = None) -> None:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self.exchange.run)
-            nursery.start_soon(self.oracle.run)
-            nursery.start_soon(self.funding.run)
-            if self.liquidator is not None:
-                nursery.start_soon(self.liquidator.run)
-            nursery.start_soon(self.recorder.run)
-            for name, agent, ctx in self.agents:
-                nursery.start_soon(self._agent_task, name, agent, ctx, nursery.cancel_scope)
+            self.start(nursery)
             chunk = max(1, self.duration_ns // 100)
             t = 0
             while t < self.duration_ns:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -146,8 +146,13 @@ class Network:
         return [item[6] for item in mine]
 
     # ------------------------------------------------------------------ the clock
-    async def run(self, until: int) -> None:
-        """Deliver everything due up to ``until`` (ns, inclusive), then return with now = until."""
+    async def run(self, until: int, stop: Callable[[], bool] | None = None) -> None:
+        """Deliver everything due up to ``until`` (ns, inclusive), then return with now = until.
+
+        ``stop`` (virtual time only) is asked after each instant has settled (every
+        other task blocked again); when it answers true, ``run`` returns at once, with
+        ``now`` at that instant.  The test kit waits for an event this way.
+        """
         if until < self.now:
             raise ValueError(f"cannot run until {until} ns: the clock is at {self.now} ns")
         heap = self._heap
@@ -156,6 +161,8 @@ class Network:
             if self.virtual:
                 # the instant is over when every other task waits for a message
                 await wait_all_tasks_blocked()
+                if stop is not None and stop():
+                    return
                 target = until
             else:
                 target = await self._sleep_towards(heap[0][0] if heap and heap[0][0] < until
