@@ -7,7 +7,8 @@ Usage::
     python benchmarks/bench_run.py --mode crowd --sim-seconds 600
 
 * ``pipeline``: the seeded stream of ../shared/bench (or exsim's own stream)
-  pushed by one producer through the network -> exchange actor -> recorder in
+  pushed by one producer through the network -> exchange actor -> back to the
+  producer as the owner of every account (the event consumer), the recorder logging all, in
   virtual time, ``--batch`` events per instant with a 1 ms latency, versus the
   exchange core alone on the same stream in the same process:
   ``pipeline_events_per_s`` and ``pipeline_ratio``.
@@ -40,7 +41,7 @@ import bench_book  # noqa: E402
 from exsim.actors.exchange import ExchangeActor  # noqa: E402
 from exsim.actors.latency import Constant  # noqa: E402
 from exsim.actors.messages import Cancel, Submit  # noqa: E402
-from exsim.actors.network import Network  # noqa: E402
+from exsim.actors.network import Network, Wake  # noqa: E402
 from exsim.actors.recorder import Recorder  # noqa: E402
 from exsim.config import parse_config  # noqa: E402
 from exsim.core.engine import ExchangeCore  # noqa: E402
@@ -52,13 +53,20 @@ MS = 1_000_000
 
 
 def pipeline(events: list[bench_book.Event], batch: int) -> tuple[float, int]:
-    """Seconds and fills for the stream through network -> exchange actor -> recorder."""
+    """Seconds and fills for the stream through network -> exchange actor -> event consumer.
+
+    The producer owns every account of the stream, so each instant's events come back
+    to it through the network (the consumer), and the recorder logs them all.
+    """
     core = bench_book.make_core()
-    net = Network(1, Constant(MS), per_link={(0, 2): Constant(1)})
-    exchange = ExchangeActor(core, net, 0, service_ns=0, recorder=2)
-    recorder = Recorder(net, 2)
+    net = Network(1, Constant(MS))
+    recorder = Recorder()
+    exchange = ExchangeActor(core, net, 0, service_ns=0, recorder=recorder)
     producer_inbox = net.register(1)
     accounts = bench_book.ACCOUNTS
+    for acct in range(accounts):
+        exchange.route(acct, 1)
+    consumed = [0]
 
     async def producer() -> None:
         send = net.send
@@ -72,18 +80,24 @@ def pipeline(events: list[bench_book.Event], batch: int) -> tuple[float, int]:
                 else:
                     send(1, 0, Submit(acct, 0, oid, s, q, None, MARKET))
             net.wake(1, net.now + MS)
-            await producer_inbox.receive()
+            woken = False
+            while not woken:
+                for msg in await producer_inbox.receive():
+                    if isinstance(msg, Wake):
+                        woken = True
+                    else:
+                        consumed[0] += len(msg.events)
 
     async def main() -> None:
         async with trio.open_nursery() as n:
             n.start_soon(exchange.run)
-            n.start_soon(recorder.run)
             n.start_soon(producer)
             await net.run(until=(len(events) // batch + 3) * MS)
             n.cancel_scope.cancel()
 
     t0 = time.perf_counter()
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert consumed[0] > 0, "the consumer received no events"
     return time.perf_counter() - t0, recorder.trades
 
 

@@ -1,8 +1,9 @@
 """Simulation: build the actors from a config, run them in one nursery, write the run directory.
 
-Actor ids: the exchange is 0, the oracle 1, the recorder 2, funding 3, the
-liquidator 4; agents are 100,
-101, ... in config order, and each agent's account id equals its actor id.
+Actor ids: the exchange is 0, the oracle 1, funding 3, the liquidator 4 (2 was
+the recorder's, which is now a sink the exchange calls, see
+:mod:`exsim.actors.recorder`); agents are 100, 101, ... in config order, and
+each agent's account id equals its actor id.
 Everything random is drawn from streams derived from the run seed
 (:mod:`exsim.rng`), and all time goes through the network, so the same config
 and seed give the same event log; ``summary.json`` carries its sha256 as
@@ -49,7 +50,7 @@ from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import make_path
 from exsim.timeunits import NS_PER_S, ns
 
-EXCHANGE, ORACLE, RECORDER, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 2, 3, 4, 100
+EXCHANGE, ORACLE, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 3, 4, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
 
 
@@ -135,13 +136,12 @@ class Simulation:
         ex = config.exchange
         self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
         self.net = Network(self.seed, latency_model(ex.latency),
-                           per_link={(EXCHANGE, RECORDER): Constant(1)},
                            virtual=config.run.clock == "virtual")
         self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))
-        self.recorder = Recorder(self.net, RECORDER)
+        self.recorder = Recorder()
         self.exchange = ExchangeActor(self.core, self.net, EXCHANGE,
                                       service_ns=ns(ex.service_us / 1_000_000),
-                                      recorder=RECORDER, feed=self.feed,
+                                      recorder=self.recorder, feed=self.feed,
                                       feed_interval_ns=max(1, ns(ex.feed_interval_ms / 1000)),
                                       account_snapshot_ns=ns(config.output.account_snapshot_s),
                                       liquidator=LIQUIDATOR if config.liquidation.enabled
@@ -260,7 +260,6 @@ class Simulation:
         nursery.start_soon(self.funding.run)
         if self.liquidator is not None:
             nursery.start_soon(self.liquidator.run)
-        nursery.start_soon(self.recorder.run)
         for name, agent, ctx in self.agents:
             nursery.start_soon(self._agent_task, name, agent, ctx)
 
@@ -300,8 +299,6 @@ class Simulation:
                 self.failure = Failure("simulation error", traceback.format_exc())
             raise
         finally:
-            for msg in self.net.take_pending(RECORDER):
-                self.recorder.absorb(msg)
             summary = self.summary(time.perf_counter() - wall0)
             if out_dir is not None:
                 self.write(out_dir, summary)

@@ -12,12 +12,13 @@ from exsim.actors.exchange import ExchangeActor
 from exsim.actors.latency import Constant
 from exsim.actors.messages import Cancel, Events, SetMark, Submit
 from exsim.actors.network import Network
+from exsim.actors.recorder import Recorder
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import FILL, REJECTED
 from exsim.core.orders import BUY, MARKET, SELL
 
 MS = 1_000_000
-EXCHANGE, RECORDER, MAKER, T1, T2, T3 = 0, 1, 10, 11, 12, 13
+EXCHANGE, MAKER, T1, T2, T3 = 0, 10, 11, 12, 13
 
 
 def scenario(service_ns: int) -> dict[str, Any]:
@@ -28,14 +29,13 @@ def scenario(service_ns: int) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
         net = Network(5, Constant(1 * MS))
         core = ExchangeCore([spec(taker_fee=0, maker_fee=0)])
-        ex = ExchangeActor(core, net, EXCHANGE, service_ns=service_ns, recorder=RECORDER)
-        record = net.register(RECORDER)
+        recorder = Recorder()
+        ex = ExchangeActor(core, net, EXCHANGE, service_ns=service_ns, recorder=recorder)
         inboxes = {a: net.register(a) for a in (MAKER, T1, T2, T3)}
         for a in inboxes:
             core.deposit(a, usd(1_000_000))
             ex.route(a, a)
         got: dict[int, list[tuple[int, tuple[int, ...]]]] = {a: [] for a in inboxes}
-        log: list[tuple[int, tuple[int, ...]]] = []
 
         async def listen(a: int) -> None:
             async for batch in inboxes[a]:
@@ -43,14 +43,8 @@ def scenario(service_ns: int) -> dict[str, Any]:
                     assert isinstance(msg, Events)
                     got[a].extend((msg.at, e) for e in msg.events)
 
-        async def recorder() -> None:
-            async for batch in record:
-                for msg in batch:
-                    log.extend((msg.at, e) for e in msg.events)
-
         async with trio.open_nursery() as n:
             n.start_soon(ex.run)
-            n.start_soon(recorder)
             for a in inboxes:
                 n.start_soon(listen, a)
             net.send(MAKER, EXCHANGE, SetMark(0, 1000))
@@ -64,7 +58,7 @@ def scenario(service_ns: int) -> dict[str, Any]:
             await net.run(until=100 * MS)
             n.cancel_scope.cancel()
         assert ex.dropped == 1
-        return {"got": got, "log": log, "max_queue": ex.max_queue, "core": core}
+        return {"got": got, "log": recorder.log, "max_queue": ex.max_queue, "core": core}
 
     return trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))  # type: ignore[no-any-return]
 

@@ -47,6 +47,7 @@ from exsim.actors.messages import (
     Submit,
 )
 from exsim.actors.network import Network, Wake
+from exsim.actors.recorder import Recorder
 from exsim.core.accounts import position_liquidation_price
 from exsim.core.book import INF
 from exsim.core.engine import ExchangeCore
@@ -106,7 +107,7 @@ class ExchangeActor:
     """See the module docstring.  ``owners`` maps account id -> actor id of its agent."""
 
     def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
-                 recorder: int | None = None, feed: MarketFeed | None = None,
+                 recorder: Recorder | None = None, feed: MarketFeed | None = None,
                  feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0,
                  liquidator: int | None = None, adl_seed: int = 0,
                  adl_policy: str = "bitmex") -> None:
@@ -233,7 +234,7 @@ class ExchangeActor:
         for owner, mine in per_owner.items():
             self.net.send(self.id, owner, Events(now, mine))
         if self.recorder is not None:
-            self.net.send(self.id, self.recorder, Events(now, list(events)))
+            self.recorder.absorb(Events(now, events))
         if self.liquidator is not None:
             self._send_risk(events)
         events.clear()

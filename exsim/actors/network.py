@@ -137,8 +137,7 @@ class Network:
     def take_pending(self, dest: int) -> list[Any]:
         """Remove and return the undelivered messages for ``dest``, in key order.
 
-        For the end of a run: what the recorder has not received yet is still
-        part of the run's log.
+        For the end of a run (or a test): the messages still in flight to ``dest``.
         """
         mine = sorted(item for item in self._heap if item[5] == dest)
         self._heap = [item for item in self._heap if item[5] != dest]
