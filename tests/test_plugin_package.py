@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "examples" / "plugin_package"
 
 
-def _pip_install(target: Path) -> None:
+def _pip_install(target: Path, source: Path) -> None:
+    # built from a copy: an in-tree build would leave build/ and *.egg-info in the repo
+    shutil.copytree(PACKAGE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     base = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-            "--target", str(target), str(PACKAGE)]
+            "--target", str(target), str(source)]
     # the venv's own setuptools when it has one (no download); else pip fetches it
     for extra in (["--no-build-isolation"], []):
         done = subprocess.run(base + extra, capture_output=True, text=True)
@@ -34,7 +37,7 @@ def _pip_install(target: Path) -> None:
 @pytest.fixture(scope="module")
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("plugin_site")
-    _pip_install(target)
+    _pip_install(target, tmp_path_factory.mktemp("plugin_source") / "plugin_package")
     return target
 
 
