@@ -119,7 +119,8 @@ class Simulation:
         self.crashes: list[tuple[int, int, str, str]] = []  # (time ns, agent id, name, traceback)
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
-        self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
+        self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp],
+                                 liquidation=config.liquidation.rules(self.specs[0].contract))
         self.net = Network(self.seed, latency_model(ex.latency),
                            per_link={(EXCHANGE, RECORDER): Constant(1)},
                            virtual=config.run.clock == "virtual")
