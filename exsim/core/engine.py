@@ -439,8 +439,8 @@ class ExchangeCore:
           mark (plus, for an isolated part, the atoms of tick rounding, in cash).
         * ``capped`` (dYdX v4) and ``none`` (Hyperliquid): the part changes hands
           at the mark, so the excess stays with the trader, who then pays the
-          taker-over the capped fee out of it (``none``: nothing).  A part at or
-          beyond ``BP`` changes hands at ``BP`` under every policy: the
+          taker-over the capped fee out of it (``none``: nothing).  A position at
+          or beyond ``BP`` goes whole at ``BP`` under every policy: the
           taker-over absorbs the gap, the trader ends at zero for it.
 
         **The margin.**  Cross: the part's realized PnL at that price goes to the
