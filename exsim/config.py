@@ -9,8 +9,8 @@ exactly this without running anything.
 Sections: ``[run]`` (seed, duration, clock, on_agent_error), ``[exchange]``
 (service time, latency, feed), ``[[symbols]]`` (grid, fees, brackets),
 ``[scenario]`` (the index path), ``[oracle]`` (mark price), ``[funding]``,
-``[liquidation]`` (the liquidator, insurance fund and ADL), ``[[agents]]`` (class,
-count, params) and ``[output]``.
+``[liquidation]`` (the liquidator, partial steps and fee policy, insurance fund and
+ADL), ``[[agents]]`` (class, count, params) and ``[output]``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
+from exsim.core.liquidation import FEE_POLICIES, MODES, LiquidationRules
 from exsim.core.margin import MarginConfigError
 from exsim.core.symbols import BINANCE_BTCUSDT_2021, SymbolError, SymbolSpec, brackets_from_quote
 from exsim.core.units import LinearContract, UnitsError, rate_ppm
@@ -134,6 +135,29 @@ class LiquidationConfig:
     adl_policy: str = "bitmex"  # ranking for "adl": "bitmex", "binance", "hyperliquid", "dydx"
     fund_initial: float = 0.0  # quote currency the insurance fund starts with
     vault_capital: float = 0.0  # the backstop vault's capital (with a "backstop" step)
+    # how much of a position one liquidation step takes: "full" (all, Binance/BitMEX),
+    # "tiers" (down to the next lower maintenance bracket, Bybit), "fraction" (dYdX)
+    mode: str = "full"
+    max_fraction: float = 0.1  # fraction: at most this share of the position per step
+    min_step_notional: float = 0.0  # fraction: but at least this notional (quote) per step
+    max_step_notional: float = 0.0  # fraction: and at most this notional per step; 0: no cap
+    # who keeps the liquidated part's remaining margin: "all_to_fund" (the fund or vault,
+    # Binance/BitMEX), "capped" (the fund up to fee_cap x notional, the trader the rest,
+    # dYdX), "none" (the trader, Hyperliquid's book liquidations)
+    fee_policy: str = "all_to_fund"
+    fee_cap: float = 0.015  # capped: the fund's fee at most this rate of the liquidated notional
+
+    def rules(self, contract: LinearContract) -> LiquidationRules:
+        """The core's integer rules (ppm rates, atoms of notional), with only the
+        settings that the mode and fee policy use (the rest at the core's defaults)."""
+        sizes: dict[str, int] = {}
+        if self.mode == "fraction":
+            sizes = {"max_fraction": rate_ppm(self.max_fraction, "max_fraction"),
+                     "min_step": contract.cash_to_atoms(self.min_step_notional),
+                     "max_step": contract.cash_to_atoms(self.max_step_notional)}
+        cap = rate_ppm(self.fee_cap, "fee_cap") if self.fee_policy == "capped" else 0
+        return LiquidationRules(mode=self.mode, fee_policy=self.fee_policy, fee_cap=cap,
+                                **sizes)
 
 
 @attrs.frozen
@@ -176,6 +200,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "oracle.method": ("ema_basis", "median3", "fair"),
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
+    "liquidation.mode": MODES,
+    "liquidation.fee_policy": FEE_POLICIES,
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
@@ -184,13 +210,19 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "oracle.basis_halflife_s", "agents.count", "agents.leverage",
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
-             "liquidation.slice_lots"}
+             "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap"}
 _NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
                  "funding.cap", "output.account_snapshot_s", "agents.latency_ms",
-                 "liquidation.fund_initial", "liquidation.vault_capital"}
-_FRACTION = {"scenario.recovery", "liquidation.tolerance"}
+                 "liquidation.fund_initial", "liquidation.vault_capital",
+                 "liquidation.min_step_notional", "liquidation.max_step_notional"}
+_FRACTION = {"scenario.recovery", "liquidation.tolerance", "liquidation.max_fraction",
+             "liquidation.fee_cap"}
+# keys that only mean something with one liquidation mode or fee policy: naming them
+# with another is an error rather than silently ignored
+_ONLY_WITH = {"max_fraction": ("mode", "fraction"), "min_step_notional": ("mode", "fraction"),
+              "max_step_notional": ("mode", "fraction"), "fee_cap": ("fee_policy", "capped")}
 
 
 def _fail(source: str, path: str, message: str) -> ConfigError:
@@ -373,11 +405,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     "a 'backstop' step needs a vault with capital > 0")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
-    for key in ("fund_initial", "vault_capital"):
-        try:
-            contract.cash_to_atoms(getattr(config.liquidation, key))
-        except UnitsError as exc:
-            raise _fail(source, f"liquidation.{key}", str(exc)) from None
+    _check_liquidation(config.liquidation, data.get("liquidation", {}), contract, source)
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
     if not -100 < config.scenario.drop < 1:
@@ -387,6 +415,29 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             config.exchange.latency.high_ms < config.exchange.latency.ms):
         raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")
     return config
+
+
+def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],
+                       contract: LinearContract, source: str) -> None:
+    """The checks of ``[liquidation]`` that span keys or need the cash grid."""
+    for key in ("fund_initial", "vault_capital", "min_step_notional", "max_step_notional"):
+        try:
+            contract.cash_to_atoms(getattr(lc, key))
+        except UnitsError as exc:
+            raise _fail(source, f"liquidation.{key}", str(exc)) from None
+    for key in ("max_fraction", "fee_cap"):
+        try:
+            rate_ppm(getattr(lc, key), key)
+        except UnitsError as exc:
+            raise _fail(source, f"liquidation.{key}",
+                        f"{exc} (rates are kept in parts per million)") from None
+    for key, (switch, needed) in _ONLY_WITH.items():
+        if key in table and getattr(lc, switch) != needed:
+            raise _fail(source, f"liquidation.{key}",
+                        f"only used with {switch} = {needed!r} (it is {getattr(lc, switch)!r})")
+    if 0 < lc.max_step_notional < lc.min_step_notional:
+        raise _fail(source, "liquidation.min_step_notional",
+                    f"{lc.min_step_notional} exceeds max_step_notional {lc.max_step_notional}")
 
 
 def load_document(path: str | Path | None = None) -> tuple[dict[str, Any], str]:

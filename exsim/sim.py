@@ -134,7 +134,8 @@ class Simulation:
         self.crashes: list[tuple[int, int, str, str]] = []  # (time ns, agent id, name, traceback)
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
-        self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp])
+        self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp],
+                                 liquidation=config.liquidation.rules(self.specs[0].contract))
         self.net = Network(self.seed, latency_model(ex.latency),
                            virtual=config.run.clock == "virtual")
         self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))

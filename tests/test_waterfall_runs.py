@@ -122,3 +122,113 @@ def test_jelly_the_vault_absorbs_and_adl_never_fires() -> None:
     assert s["adl_events"] == 0 and s["insurance_fund"]["min"] == s["insurance_fund"]["start"]
     vault_loss = 10_000_000 - s["vault"]["equity_end"]
     assert vault_loss > s["insurance_fund"]["start"]  # more than the fund could have paid
+
+
+def _crash_with(liquidation: dict) -> dict:
+    """Ten minutes, a 5% fall at 120 s: deep makers, 30 leveraged longs at 10-40x (the
+    most leveraged are under maintenance after a 2% fall)."""
+    return {
+        "run": {"seed": 3, "duration": 600.0},
+        "scenario": {"kind": "flash_crash", "start_price": 30000.0, "crash_at_s": 120.0,
+                     "drop": 0.05, "fall_s": 60.0, "recovery": 0.3, "recover_s": 300.0},
+        "liquidation": {"fund_initial": 5000.0, "interval_ms": 50.0, **liquidation},
+        "agents": [
+            {"class": "market_maker", "count": 4, "deposit": 2_000_000.0, "leverage": 5,
+             "params": {"quote_lots": 3000, "half_spread_bps": 3.0, "pull_move_bps": 30.0,
+                        "widen": 5.0, "max_inventory_lots": 20000,
+                        "skew_bps_per_lot": 0.002}},
+            {"class": "noise", "count": 10, "deposit": 20_000.0},
+            {"class": "leveraged", "count": 30, "deposit": 5000.0,
+             "params": {"leverage_min": 10, "leverage_max": 40, "p_long": 0.9,
+                        "wait_mean_s": 30, "hold_mean_s": 3600}},
+        ],
+    }
+
+
+def _partial_steps(log: list) -> tuple[int, set[int]]:
+    """Liquidation steps that left the account a position, and the accounts still holding
+    one at the end after at least one liquidation (positions rebuilt from the log)."""
+    from exsim.core.events import FILL
+
+    held: dict[int, int] = {}
+    partial = 0
+    liquidated: set[int] = set()
+    for _, e in log:
+        if e[0] == FILL:
+            dq = e[3] if e[6] == 0 else -e[3]
+            held[e[5]] = held.get(e[5], 0) + dq
+            held[e[8]] = held.get(e[8], 0) - dq
+        elif e[0] in (LIQUIDATION, ADL):
+            held[e[2]] = held.get(e[2], 0) - e[3]
+            if e[0] == LIQUIDATION:
+                liquidated.add(e[2])
+                partial += held[e[2]] != 0
+    return partial, {a for a in liquidated if held[a]}
+
+
+@pytest.mark.parametrize("liquidation", [
+    {"mode": "tiers", "fee_policy": "capped", "fee_cap": 0.001},
+    {"mode": "fraction", "max_fraction": 0.25, "min_step_notional": 1000.0,
+     "fee_policy": "none"},
+], ids=["tiers-capped", "fraction-none"])
+def test_partial_liquidation_runs(liquidation: dict) -> None:
+    """Liquidation steps that leave a position happen, and every invariant holds.
+
+    Tiers: accounts in Binance's second bracket step down to the first (0.5% -> 0.4%),
+    which the fall usually takes whole at the next step.  Fraction with no fee: each
+    step leaves the trader its margin, so some are healthy again after a few steps and
+    still hold a position at the end."""
+    from exsim.config import parse_config
+    from exsim.core.events import FUND as FUND_EVENT
+    from exsim.core.liquidation import FUND
+
+    sim = Simulation(parse_config(_crash_with(liquidation)))
+    s = sim.run()
+    assert s["complete"] and all(s["invariants"].values()), s["invariants"]
+    assert s["liquidations"] > 0
+    partial, survivors = _partial_steps(sim.recorder.log)
+    assert partial > 0
+    if liquidation["mode"] == "fraction":
+        assert survivors  # some traders keep part of their position
+    fees = [e for _, e in sim.recorder.log if e[0] == FUND_EVENT and e[2] != FUND]
+    if liquidation["fee_policy"] == "capped":
+        assert fees and all(e[3] > 0 for e in fees)  # every solvent step paid its fee
+    else:
+        assert not any(e[3] > 0 for e in fees)  # no fee: the fund only ever pays bad debt
+
+
+@pytest.mark.parametrize(("liquidation", "message"), [
+    ({"mode": "fractoin"}, "not one of full, tiers, fraction; did you mean 'fraction'"),
+    ({"fee_policy": "cap"}, "not one of all_to_fund, capped, none"),
+    ({"mode": "fraction", "max_fraction": 0.0}, "max_fraction: must be > 0"),
+    ({"mode": "fraction", "max_fraction": 1.5}, "max_fraction: must be between 0 and 1"),
+    ({"mode": "fraction", "max_fraction": 0.1234567}, "parts per million"),
+    ({"max_fraction": 0.5}, "max_fraction: only used with mode = 'fraction'"),
+    ({"mode": "tiers", "min_step_notional": 10.0}, "only used with mode = 'fraction'"),
+    ({"fee_cap": 0.01}, "fee_cap: only used with fee_policy = 'capped'"),
+    ({"fee_policy": "capped", "fee_cap": 0.0}, "fee_cap: must be > 0"),
+    ({"mode": "fraction", "min_step_notional": 5000.0, "max_step_notional": 1000.0},
+     "exceeds max_step_notional"),
+    ({"mode": "fraction", "min_step_notional": 1e-9}, "min_step_notional"),
+])
+def test_invalid_partial_liquidation_settings_are_config_errors(liquidation: dict,
+                                                                 message: str) -> None:
+    from exsim.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"liquidation": liquidation})
+
+
+def test_liquidation_settings_become_the_cores_integer_rules() -> None:
+    from exsim.config import parse_config
+    from exsim.core.liquidation import LiquidationRules
+
+    default = parse_config({})
+    assert default.liquidation.rules(default.symbols[0].spec().contract) == LiquidationRules()
+    cfg = parse_config({"liquidation": {"mode": "fraction", "max_fraction": 0.1,
+                                        "min_step_notional": 1000.0,
+                                        "max_step_notional": 100000.0,
+                                        "fee_policy": "capped", "fee_cap": 0.015}})
+    assert Simulation(cfg).core.liquidation_rules == LiquidationRules(
+        mode="fraction", max_fraction=100_000, min_step=1000 * 10**8, max_step=100_000 * 10**8,
+        fee_policy="capped", fee_cap=15_000)

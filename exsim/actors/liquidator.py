@@ -14,10 +14,13 @@ Per symbol, each step is one of, in this order of priority:
 
 1. take over the next crossed account (``Liquidate``; the exchange re-checks),
    into the backstop vault while the waterfall has a ``backstop`` step and the
-   vault's equity is positive, else into the insurance fund;
+   vault's equity is positive, else into the insurance fund; with partial
+   liquidation (``[liquidation] mode``) the exchange takes one step, and an
+   account still crossed at the mark after it is queued again behind the others;
 2. if the fund is short (cash plus the fund's PnL at the mark below zero), the
    configured last step: ``adl`` deleverages its position at its average entry,
-   the bankruptcy price it took it over at (``Deleverage``); ``clawback`` or
+   the price it took it over at (the bankruptcy price, or the mark under the
+   ``capped``/``none`` fee policies) (``Deleverage``); ``clawback`` or
    ``oi_funding`` spread the deficit over traders (``Socialize``); ``none``
    leaves the fund short;
 3. otherwise sell (or buy back) a slice of at most ``slice_lots`` of the fund's

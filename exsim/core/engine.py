@@ -49,7 +49,15 @@ from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
-from exsim.core.liquidation import FUND, VAULT, is_liquidatable
+from exsim.core.liquidation import (
+    ALL_TO_FUND,
+    FUND,
+    VAULT,
+    LiquidationRules,
+    is_liquidatable,
+    liquidation_fee,
+    step_lots,
+)
 from exsim.core.margin import (
     bankruptcy_price_exact,
     initial_margin,
@@ -71,7 +79,7 @@ from exsim.core.orders import (
     Reject,
 )
 from exsim.core.symbols import Market, SymbolSpec
-from exsim.core.units import PPM
+from exsim.core.units import PPM, ceil_div
 
 MAX_UNITS = 1 << 53
 """Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
@@ -121,7 +129,8 @@ def _small_enum(value: object, size: int) -> int | None:
 class ExchangeCore:
     """Books, accounts and the ledger of one exchange; see the module docstring."""
 
-    def __init__(self, symbols: Sequence[SymbolSpec], *, stp: int = STP_CANCEL_TAKER) -> None:
+    def __init__(self, symbols: Sequence[SymbolSpec], *, stp: int = STP_CANCEL_TAKER,
+                 liquidation: LiquidationRules | None = None) -> None:
         if not symbols:
             raise ValueError("an exchange needs at least one symbol")
         names = [s.name for s in symbols]
@@ -134,6 +143,8 @@ class ExchangeCore:
         self.accounts: dict[int, Account] = {FUND: Account(FUND)}  # the insurance fund
         self.ledger = Ledger()
         self.stp_default = stp
+        # how a liquidation step is sized and who keeps the liquidated part's margin
+        self.liquidation_rules = liquidation if liquidation is not None else LiquidationRules()
         self.events: list[ev.Event] = []
 
     # ================================================================== lookups
@@ -405,18 +416,43 @@ class ExchangeCore:
                 self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
 
     def liquidate(self, acct_id: int, sym: int | str, to: int = FUND) -> bool:
-        """Take a position under maintenance over at its bankruptcy price.
+        """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
-        is isolated, in every symbol if it is cross), then the whole position
-        moves to the taker-over, ``to``: the insurance fund (:data:`FUND`) or the
-        backstop vault (:data:`VAULT`), at the bankruptcy price, where the margin
-        behind it is exhausted: the account ends the step at zero equity for it
-        (a few atoms of tick rounding above), never below.  What an isolated
-        position has left after the transfer goes to the taker-over (the
-        Binance/BitMEX policy).  The fund then works the position out in the
-        book with reduce-only orders; filling better than the bankruptcy price
-        is its income, worse its loss.  A vault holds what it absorbs.
+        is isolated, in every symbol if it is cross).  Then a part of the
+        position, sized by :attr:`liquidation_rules` (:func:`~exsim.core.liquidation.step_lots`:
+        all of it, down to the next lower bracket, or a capped fraction), moves to
+        the taker-over ``to``: the insurance fund (:data:`FUND`) or the backstop
+        vault (:data:`VAULT`).  A position at or beyond its bankruptcy price (no
+        equity left at the mark) goes whole in every mode.  If the rest is still
+        under maintenance, the liquidator asks again: the next step.
+
+        **The price.**  The bankruptcy price ``BP`` is the whole position's
+        (margin behind it exhausted, rounded towards the entry); a part is the same
+        fraction of the position and of the margin behind it, so it shares that
+        price.  What the liquidated part is worth at the mark beyond ``BP`` (its
+        remaining margin, the *excess*) is split by the fee policy
+        (:func:`~exsim.core.liquidation.liquidation_fee`):
+
+        * ``all_to_fund`` (Binance/BitMEX, the default): the part changes hands at
+          ``BP``, so the excess goes to the taker-over as the part's value at the
+          mark (plus, for an isolated part, the atoms of tick rounding, in cash).
+        * ``capped`` (dYdX v4) and ``none`` (Hyperliquid): the part changes hands
+          at the mark, so the excess stays with the trader, who then pays the
+          taker-over the capped fee out of it (``none``: nothing).  A position at
+          or beyond ``BP`` goes whole at ``BP`` under every policy: the
+          taker-over absorbs the gap, the trader ends at zero for it.
+
+        **The margin.**  Cross: the part's realized PnL at that price goes to the
+        wallet, the rest of the position keeps the rest of the wallet.  Isolated:
+        the part takes its proportional share of the isolated margin (rounded up,
+        so it covers the part's loss at ``BP`` to the atom), the rest of the
+        position keeps the rest; the part's excess is released to the wallet,
+        out of which the fee is paid.  The fee is a FUND (or VAULT_TRANSFER)
+        event, so the fund reconciles from events.  Cash is conserved exactly and
+        the account never ends below zero for the part.  The fund then works its
+        position out in the book; filling better than its takeover price is its
+        income, worse its loss.  A vault holds what it absorbs.
         """
         req = int(ev.Request.LIQUIDATE)
         target = self._settings_target(req, acct_id, sym)
@@ -436,7 +472,17 @@ class ExchangeCore:
         price = position_bankruptcy_price(acct, m.index, self.markets)
         if price is None:  # solvent at any price: cannot happen while liquidatable
             price = 1
+        mark = m.mark or 0  # set: is_liquidatable needs it
         qty = pos.qty
+        whole = abs(qty)
+        rules = self.liquidation_rules
+        bankrupt = mark <= price if qty > 0 else mark >= price
+        lots = whole if bankrupt else step_lots(rules, whole, mark, m.k, m.brackets)
+        part = lots if qty > 0 else -lots
+        # Where the difference between the mark and the bankruptcy price goes: trading
+        # at BP hands it to the taker-over (all_to_fund); trading at the mark leaves it
+        # with the trader, who pays the policy's fee out of it below.
+        at = price if bankrupt or rules.fee_policy == ALL_TO_FUND else mark
         taker = self.accounts.get(to)
         if taker is None:
             taker = self.accounts[to] = Account(to)
@@ -444,17 +490,27 @@ class ExchangeCore:
         if tpos is None:
             tpos = taker.positions[m.index] = Position(m.index, 1)
         wallet_before = acct.wallet
-        realized = apply_trade(acct, pos, -qty, price, m.k)
-        taker_realized = apply_trade(taker, tpos, qty, price, m.k)  # if it held the other side
-        self.events.append((ev.LIQUIDATION, m.index, acct.id, qty, price, m.mark or 0, realized,
+        margin_before = pos.margin
+        realized = apply_trade(acct, pos, -part, at, m.k)
+        taker_realized = apply_trade(taker, tpos, part, at, m.k)  # if it held the other side
+        self.events.append((ev.LIQUIDATION, m.index, acct.id, part, at, mark, realized,
                             to, taker_realized))
         if pos.isolated:
-            leftover = acct.wallet - wallet_before  # the margin released on close
-            if leftover > 0:
-                acct.wallet -= leftover
-                taker.wallet += leftover
-                self.events.append((ev.FUND, m.index, acct.id, leftover) if to == FUND
-                                   else (ev.VAULT_TRANSFER, m.index, acct.id, leftover))
+            # apply_trade put the realized PnL into the margin and released a share to
+            # the wallet; re-split the same cash: the rest of the position keeps its
+            # proportional margin, the part's excess (share + realized) is released
+            share = margin_before if lots == whole else ceil_div(margin_before * lots, whole)
+            excess = acct.wallet - wallet_before + pos.margin - (margin_before - share)
+            pos.margin = margin_before - share
+            acct.wallet = wallet_before + excess
+        else:  # already in the wallet: the part's PnL at the mark beyond its PnL at BP
+            excess = lots * m.k * abs(at - price)
+        fee = liquidation_fee(rules, excess, lots * mark * m.k)
+        if fee > 0:
+            acct.wallet -= fee
+            taker.wallet += fee
+            self.events.append((ev.FUND, m.index, acct.id, fee) if to == FUND
+                               else (ev.VAULT_TRANSFER, m.index, acct.id, fee))
         return True
 
     def _cover_bad_debt(self, sym: int, acct: Account) -> None:

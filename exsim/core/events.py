@@ -101,20 +101,22 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
     ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available",
               "adl_quantile"),
-    # ``taken_by`` (the fund, -1, or the vault, -2) took over ``qty`` lots at the
-    # bankruptcy price; realized is the liquidated account's PnL on the transfer,
-    # taker_realized the taker-over's (non-zero when it held the opposite side)
+    # ``taken_by`` (the fund, -1, or the vault, -2) took over ``qty`` lots (all or part
+    # of the position) at ``price``: the bankruptcy price, or the mark under the
+    # ``capped``/``none`` fee policies; realized is the liquidated account's PnL on the
+    # transfer, taker_realized the taker-over's (non-zero when it held the opposite side)
     LIQUIDATION: ("sym", "acct", "qty", "price", "mark", "realized", "taken_by",
                   "taker_realized"),
     # ``acct``'s position closed by ``qty`` lots (signed, its side) against the fund at
     # ``price``; realized PnL of each side
     ADL: ("sym", "acct", "qty", "price", "realized", "fund_realized"),
-    # cash into the fund (> 0: seed or a liquidated account's leftover margin; < 0: the
-    # fund paying a flat account's negative equity, its bad debt)
+    # cash into the fund (> 0: seed, or a liquidated account's leftover margin or capped
+    # liquidation fee; < 0: the fund paying a flat account's negative equity, its bad debt)
     FUND: ("sym", "acct", "amount"),
     # the account paid ``amount`` atoms of the fund's deficit; ``qty`` its position then
     SOCIALIZED: ("sym", "acct", "amount", "qty"),
     # cash into the backstop vault: its capital (acct -2) or a liquidated account's leftover
+    # margin or fee
     VAULT_TRANSFER: ("sym", "acct", "amount"),
 }
 

@@ -12,17 +12,24 @@ price assumes the other marks stay where they were; the liquidator re-checks
 every candidate with :func:`is_liquidatable` and refreshes entries whenever a
 position or a mark changes, so a stale entry can only delay, never invent, a
 liquidation.
+
+How much one liquidation step takes, and who keeps the margin of the part it
+takes, are :class:`LiquidationRules` (see :meth:`exsim.core.engine.ExchangeCore.liquidate`
+for how a step moves the cash): :func:`step_lots` sizes a step, :func:`liquidation_fee`
+splits the liquidated part's remaining margin between the taker-over and the trader.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import attrs
 from sortedcontainers import SortedList
 
 from exsim.core.accounts import Account, Position
-from exsim.core.margin import maintenance_margin
+from exsim.core.margin import Tier, maintenance_margin
 from exsim.core.symbols import Market
+from exsim.core.units import PPM, ceil_div
 
 FUND = -1
 """Account id of the insurance fund: its wallet is the fund's cash, its positions
@@ -32,6 +39,107 @@ VAULT = -2
 """Account id of the backstop vault (Hyperliquid's liquidator vault, FTX's backstop
 providers): when the waterfall has a ``backstop`` step it takes positions over
 before the insurance fund, and holds them on its own capital."""
+
+
+FULL, TIERS, FRACTION = "full", "tiers", "fraction"
+MODES = (FULL, TIERS, FRACTION)
+"""How much of a position one liquidation step takes: all of it (Binance, BitMEX), down
+to the next lower maintenance bracket (Bybit's risk-limit step-down, mechanics.md 3.4), or
+at most a fraction of it (dYdX v4, 7.1)."""
+
+ALL_TO_FUND, CAPPED, NO_FEE = "all_to_fund", "capped", "none"
+FEE_POLICIES = (ALL_TO_FUND, CAPPED, NO_FEE)
+"""Who keeps the liquidated part's remaining margin (its equity at the mark): the
+taker-over, all of it (Binance, BitMEX); the taker-over up to ``fee_cap`` of the
+liquidated notional and the trader the rest (dYdX v4); the trader (Hyperliquid's book
+liquidations, mechanics.md 3.8)."""
+
+
+@attrs.frozen
+class LiquidationRules:
+    """How one liquidation step is sized and who keeps the liquidated part's margin.
+
+    All integers: ``max_fraction`` and ``fee_cap`` in ppm, ``min_step`` and
+    ``max_step`` in atoms of notional at the mark (``max_step`` 0: no cap).  The
+    sizes apply to ``mode == "fraction"``, ``fee_cap`` to ``fee_policy ==
+    "capped"``.  The defaults are the full takeover with everything to the fund.
+    """
+
+    mode: str = FULL
+    max_fraction: int = PPM
+    min_step: int = 0
+    max_step: int = 0
+    fee_policy: str = ALL_TO_FUND
+    fee_cap: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"liquidation mode must be one of {MODES}, got {self.mode!r}")
+        if self.fee_policy not in FEE_POLICIES:
+            raise ValueError(f"fee policy must be one of {FEE_POLICIES}, got {self.fee_policy!r}")
+        if not 0 < self.max_fraction <= PPM:
+            raise ValueError(f"max_fraction must be in (0, {PPM}] ppm, got {self.max_fraction}")
+        if self.min_step < 0 or self.max_step < 0:
+            raise ValueError("step notionals must be >= 0")
+        if self.max_step and self.min_step > self.max_step:
+            raise ValueError("min_step must not exceed max_step")
+        if not 0 <= self.fee_cap <= PPM:
+            raise ValueError(f"fee_cap must be in [0, {PPM}] ppm, got {self.fee_cap}")
+
+
+def step_lots(rules: LiquidationRules, lots: int, mark: int, k: int,
+              brackets: Sequence[Tier]) -> int:
+    """How many of a position's ``lots`` (unsigned) one liquidation step takes at ``mark``.
+
+    * ``full``: all of them.
+    * ``tiers``: the fewest that bring the notional at the mark below the floor of
+      its maintenance bracket, i.e. into the next lower one (Bybit's "notional above
+      that lower tier's limit"); in the first bracket, all of them.
+    * ``fraction``: ``max_fraction`` of the lots, rounded down, at most ``max_step``
+      of notional; but at least ``min_step`` of notional (rounded up to a lot) and
+      one lot, so that a small position goes at once and every step makes progress
+      (dYdX's portion per block, block limit and minimum notional).
+
+    Never more than ``lots``; at least 1 for a non-empty position.
+    """
+    if lots <= 0:
+        return 0
+    unit = mark * k  # atoms of notional per lot at the mark
+    if rules.mode == FULL or unit <= 0:
+        return lots
+    if rules.mode == TIERS:
+        notional = lots * unit
+        floor = 0
+        for t in brackets:  # the floor of the bracket the notional is in
+            if t.floor > notional:
+                break
+            floor = t.floor
+        if floor == 0:
+            return lots
+        keep = (floor - 1) // unit  # the most lots whose notional is below that floor
+        return lots - keep
+    take = lots * rules.max_fraction // PPM
+    if rules.max_step:
+        take = min(take, rules.max_step // unit)
+    take = max(take, ceil_div(rules.min_step, unit), 1)
+    return min(take, lots)
+
+
+def liquidation_fee(rules: LiquidationRules, excess: int, notional: int) -> int:
+    """Atoms of a liquidated part's remaining margin that go to the taker-over.
+
+    ``excess`` is that margin (the part's equity at the mark, atoms), ``notional``
+    the part's notional at the mark.  ``all_to_fund``: all of it; ``capped``: at
+    most ``fee_cap`` of the notional (rounded up, like every fee), dYdX's
+    ``min(leftover, cap x |fill quote|)``; ``none``: nothing.  Never negative:
+    a part closed beyond its bankruptcy price has no margin left, and its loss
+    is the taker-over's through the price it took the part at.
+    """
+    if excess <= 0 or rules.fee_policy == NO_FEE:
+        return 0
+    if rules.fee_policy == CAPPED:
+        return min(excess, ceil_div(notional * rules.fee_cap, PPM))
+    return excess
 
 
 def is_liquidatable(acct: Account, pos: Position, markets: Sequence[Market]) -> bool:
