@@ -149,6 +149,23 @@ DOCS: dict[str, str] = {
     "liquidation.fund_initial": "The insurance fund's starting cash, in quote currency.",
     "liquidation.vault_capital": "The backstop vault's capital, in quote currency (with a "
                                  "`backstop` step).",
+    "liquidation.mode": "How much one liquidation step takes: `full` (the whole position, "
+                        "Binance/BitMEX), `tiers` (just enough to drop below its maintenance "
+                        "bracket's floor, Bybit) or `fraction` (a capped share per step, "
+                        "dYdX). An account still under maintenance after a step is "
+                        "liquidated again; a bankrupt one is always taken whole.",
+    "liquidation.max_fraction": "`fraction` mode: at most this share of the position per step.",
+    "liquidation.min_step_notional": "`fraction` mode: at least this notional (quote currency) "
+                                     "per step; a smaller position goes whole.",
+    "liquidation.max_step_notional": "`fraction` mode: at most this notional per step; 0: no "
+                                     "cap.",
+    "liquidation.fee_policy": "Who keeps the liquidated part's remaining margin: "
+                              "`all_to_fund` (the fund, taking over at the bankruptcy price), "
+                              "`capped` (the fund takes at most `fee_cap` x notional, the "
+                              "trader keeps the rest, dYdX) or `none` (the trader keeps it "
+                              "all, Hyperliquid's book liquidations).",
+    "liquidation.fee_cap": "`capped` policy: the fund's fee is at most this rate of the "
+                           "liquidated notional.",
     # [sweep]
     "sweep": "Seeds and a parameter grid for `exsim sweep CONFIG`, which runs every "
              "(grid point, seed) as a run of its own. A single run (`exsim run`, "
@@ -186,6 +203,11 @@ RULES: dict[str, str] = {
     "liquidation.tolerance": "not 1",
     "liquidation.fund_initial": "a whole number of cash atoms",
     "liquidation.vault_capital": "a whole number of cash atoms; > 0 with a `\"backstop\"` step",
+    "liquidation.max_fraction": "only with `mode = \"fraction\"`; a multiple of 0.000001",
+    "liquidation.min_step_notional": "only with `mode = \"fraction\"`; <= `max_step_notional` "
+                                     "when that is > 0",
+    "liquidation.max_step_notional": "only with `mode = \"fraction\"`",
+    "liquidation.fee_cap": "only with `fee_policy = \"capped\"`; a multiple of 0.000001",
 }
 
 # [sweep] is read by exsim.sweep.plan, not by an attrs class: key -> (type, default, allowed).
