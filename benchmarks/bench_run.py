@@ -90,7 +90,6 @@ def pipeline(events: list[bench_book.Event], batch: int) -> tuple[float, int]:
 
     async def main() -> None:
         async with trio.open_nursery() as n:
-            n.start_soon(exchange.run)
             n.start_soon(producer)
             await net.run(until=(len(events) // batch + 3) * MS)
             n.cancel_scope.cancel()

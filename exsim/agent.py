@@ -27,8 +27,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-import trio
-
 from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import Amend, Cancel, Events, SetLeverage, Submit
 from exsim.actors.network import Network, Wake
@@ -71,7 +69,7 @@ class Context:
 
     def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
                  feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
-                 params: Mapping[str, Any], inbox: trio.MemoryReceiveChannel[list[Any]]) -> None:
+                 params: Mapping[str, Any]) -> None:
         self.agent_id = agent_id
         self.account = account
         self.rng = rng
@@ -87,7 +85,8 @@ class Context:
         self._net = net
         self._exchange = exchange
         self._feed = feed
-        self._inbox = inbox
+        # own events are folded in at delivery, without waking the task; timers wake it
+        self._inbox = net.register(agent_id, on_data=self._absorb_batch)
         self._pending: deque[Any] = deque()  # delivered, not yet looked at
         self._next_oid = 0
         self._sleeps = 0
@@ -116,6 +115,11 @@ class Context:
                 if msg.token == token:
                     return
             elif isinstance(msg, Events):
+                self._absorb(msg.events)
+
+    def _absorb_batch(self, batch: list[Any]) -> None:
+        for msg in batch:
+            if isinstance(msg, Events):
                 self._absorb(msg.events)
 
     def _absorb(self, events: list[Event]) -> None:

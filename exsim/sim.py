@@ -221,14 +221,12 @@ class Simulation:
                 raise AgentLoadError(
                     f"{where}: leverage {a.leverage} is not allowed on {spec.name} "
                     f"(max {spec.max_leverage})")
-        inbox = self.net.register(agent_id)
         if a.latency_ms > 0:
             self.net.per_sender[agent_id] = Constant(ns(a.latency_ms / 1000))
         self.exchange.route(agent_id, agent_id)
         ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
                       exchange=EXCHANGE, feed=self.feed, contracts=self.contracts,
-                      rng=stream(self.seed, "agent", agent_id), params=a.params,
-                      inbox=inbox)
+                      rng=stream(self.seed, "agent", agent_id), params=a.params)
         return f"{where} #{agent_id}", agent, ctx
 
     def _flush_setup(self) -> None:
@@ -256,7 +254,6 @@ class Simulation:
         (unless ``stop_on_crash`` is false: the test kit reports crashes itself).
         """
         self._stop = nursery.cancel_scope if stop_on_crash else None
-        nursery.start_soon(self.exchange.run)
         nursery.start_soon(self.oracle.run)
         nursery.start_soon(self.funding.run)
         if self.liquidator is not None:

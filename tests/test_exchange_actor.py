@@ -44,7 +44,6 @@ def scenario(service_ns: int) -> dict[str, Any]:
                     got[a].extend((msg.at, e) for e in msg.events)
 
         async with trio.open_nursery() as n:
-            n.start_soon(ex.run)
             for a in inboxes:
                 n.start_soon(listen, a)
             net.send(MAKER, EXCHANGE, SetMark(0, 1000))

@@ -21,15 +21,16 @@ After each instant's batch of messages the actor sends each account owner the
 events that concern it (its private stream) and the recorder every event, one
 message each, stamped with the time: all requests completed at one instant
 share one simulated time, so batching them changes no timestamp.
-The hot path is the synchronous core call; the only awaits are on the inbox.
+The actor is a handler on the network (:meth:`Network.attach`), not a trio task:
+the network calls :meth:`ExchangeActor.on_batch` with each instant's messages, so
+the whole exchange is synchronous and an instant that only reaches it costs no
+task switch (docs/architecture.md).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from typing import Any
-
-import trio
 
 from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import (
@@ -121,7 +122,7 @@ class ExchangeActor:
         self.service_ns = service_ns
         self.recorder = recorder
         self.owners: dict[int, int] = {}
-        self.inbox = net.register(actor_id)
+        net.attach(actor_id, self.on_batch)
         self.queue: deque[Request] = deque()
         self.busy = False
         self.max_queue = 0
@@ -144,19 +145,12 @@ class ExchangeActor:
         """Send account ``acct``'s private events to ``actor_id``."""
         self.owners[acct] = actor_id
 
-    async def run(self) -> None:
-        receive_nowait = self.inbox.receive_nowait
+    def on_batch(self, batch: list[Any]) -> None:
+        """One instant's messages, in key order (the network calls this at the instant)."""
         on_message = self._on_message
-        while True:
-            batch = await self.inbox.receive()
-            while True:  # everything delivered so far (one list per instant)
-                for msg in batch:
-                    on_message(msg)
-                try:
-                    batch = receive_nowait()
-                except trio.WouldBlock:
-                    break
-            self.publish()  # one batch of events per instant for each recipient
+        for msg in batch:
+            on_message(msg)
+        self.publish()  # one batch of events per instant for each recipient
 
     def _on_message(self, msg: Any) -> None:
         kind = type(msg)

@@ -21,6 +21,16 @@ distinct instant against about 23 us for a timed wake-up under
 under a MockClock, so any trio timer is virtual too.  With ``virtual=False``
 (``clock = "wall"``) the network sleeps on trio's real clock until the next key.
 
+Two kinds of receiver.  A *task* (an agent) has an inbox channel and wakes up
+for its lists.  A *handler* (:meth:`Network.attach`; the exchange) is a plain
+function the network calls synchronously at the instant: an actor that never
+awaits anything but its inbox gains nothing from a task of its own but a task
+switch and a barrier per instant.  A task may also pass ``on_data`` to
+:meth:`Network.register`: its data messages are then handed to that function at
+delivery and only its timers wake the task (an agent's own events update its
+mirrors without waking it).  An instant that woke no task needs no barrier: the
+network goes straight on to the next one.
+
 Each link (sender, receiver) is first-in, first-out: a message is delivered no
 earlier than the previous one on its link, so an agent never sees a fill
 before the acceptance of its order.
@@ -72,6 +82,9 @@ class Network:
         self.now = 0  # simulated time, ns
         self._heap: list[tuple[int, int, int, int, int, int, Any]] = []
         self._inboxes: dict[int, trio.MemorySendChannel[list[Any]]] = {}
+        self._handlers: dict[int, Callable[[list[Any]], None]] = {}  # everything, synchronously
+        self._on_data: dict[int, Callable[[list[Any]], None]] = {}  # a task's data, synchronously
+        self._woke = True  # the last instant woke a task (so the next needs a barrier)
         self._seq: dict[int, int] = {}
         self._rngs: dict[int, random.Random] = {}
         self._models: dict[tuple[int, int], LatencyModel] = {}  # resolved per link
@@ -81,15 +94,31 @@ class Network:
         self._origin = 0.0  # trio time at simulated 0
 
     # ------------------------------------------------------------------ wiring
-    def register(self, actor_id: int) -> trio.MemoryReceiveChannel[list[Any]]:
-        """Give an actor an id on the network; returns its inbox of per-instant message lists."""
-        if actor_id in self._inboxes:
-            raise ValueError(f"actor id {actor_id} is already registered")
+    def register(self, actor_id: int, on_data: Callable[[list[Any]], None] | None = None
+                 ) -> trio.MemoryReceiveChannel[list[Any]]:
+        """Give a task an id on the network; returns its inbox of per-instant message lists.
+
+        With ``on_data``, the task's data messages go to ``on_data`` (one list per
+        instant, synchronously at delivery) and only its timers reach the inbox.
+        """
+        self._claim(actor_id)
         send, receive = trio.open_memory_channel[list[Any]](math.inf)
         self._inboxes[actor_id] = send
+        if on_data is not None:
+            self._on_data[actor_id] = on_data
+        return receive
+
+    def attach(self, actor_id: int, handler: Callable[[list[Any]], None]) -> None:
+        """Put a handler on the network: each instant's messages for it (data and
+        timers, in key order) are passed to ``handler`` synchronously at delivery."""
+        self._claim(actor_id)
+        self._handlers[actor_id] = handler
+
+    def _claim(self, actor_id: int) -> None:
+        if actor_id in self._seq:
+            raise ValueError(f"actor id {actor_id} is already registered")
         self._seq[actor_id] = 0
         self._rngs[actor_id] = stream(self.run_seed, "latency", actor_id)
-        return receive
 
     def latency(self, sender: int, dest: int) -> LatencyModel:
         """The model for a link: the link's own, else the sender's, else the default."""
@@ -111,7 +140,7 @@ class Network:
         """Send ``msg`` from ``sender`` to ``dest``; returns the instant it will arrive."""
         model = self._models.get((sender, dest))
         if model is None:
-            if dest not in self._inboxes:
+            if dest not in self._seq:
                 raise KeyError(f"no actor {dest} on the network")
             model = self._models[(sender, dest)] = self.latency(sender, dest)
         delay = model.draw(self._rngs[sender])
@@ -156,10 +185,13 @@ class Network:
             raise ValueError(f"cannot run until {until} ns: the clock is at {self.now} ns")
         heap = self._heap
         self._origin = trio.current_time() - self.now / NS_PER_S
+        self._woke = True  # whatever ran before this call may still be settling
         while True:
             if self.virtual:
-                # the instant is over when every other task waits for a message
-                await wait_all_tasks_blocked()
+                # the instant is over when every other task waits for a message; if
+                # it woke none (only handlers ran), it is over already
+                if self._woke:
+                    await wait_all_tasks_blocked()
                 if stop is not None and stop():
                     return
                 target = until
@@ -187,12 +219,26 @@ class Network:
         heap = self._heap
         self.now = t
         batches: dict[int, list[Any]] = {}
+        absorbed: dict[int, list[Any]] = {}
+        on_data = self._on_data
         while heap and heap[0][0] == t:
             item = heapq.heappop(heap)
-            batch = batches.get(item[5])
+            dest = item[5]
+            into = absorbed if item[1] == DATA and dest in on_data else batches
+            batch = into.get(dest)
             if batch is None:
-                batches[item[5]] = [item[6]]
+                into[dest] = [item[6]]
             else:
                 batch.append(item[6])
+        for dest, batch in absorbed.items():
+            on_data[dest](batch)
+        woke = False
+        handlers = self._handlers
         for dest, batch in batches.items():
-            self._inboxes[dest].send_nowait(batch)
+            handler = handlers.get(dest)
+            if handler is not None:
+                handler(batch)
+            else:
+                self._inboxes[dest].send_nowait(batch)
+                woke = True
+        self._woke = woke

@@ -26,7 +26,6 @@ from typing import Any
 import attrs
 import trio
 
-from exsim.actors.messages import Events
 from exsim.agent import Agent, Context
 from exsim.config import AgentConfig, Config, ConfigError, load_config, parse_config
 from exsim.core.events import FIELDS, Event, Kind, as_dict
@@ -277,11 +276,10 @@ class SimExchange:
         ``set_leverage``, and mirrors (``position``, ``open_orders``, ``balance``,
         ``adl_quantile``) kept up to date as its events arrive.
         """
-        nursery = self._running()
+        self._running()
         _, _, ctx = self._add(Agent, AgentConfig(cls="<test trader>", deposit=deposit,
                                                  leverage=leverage, latency_ms=latency_ms),
                               "trader")
-        nursery.start_soon(self._absorb_forever, ctx)
         return ctx
 
     def add_agents(self, agent: type[Agent] | str, *, count: int = 1,
@@ -319,11 +317,6 @@ class SimExchange:
             raise UsageError(str(exc)) from None
         self.sim.exchange.publish()  # the deposit and leverage events, now
         return made
-
-    @staticmethod
-    async def _absorb_forever(ctx: Context) -> None:
-        async for batch in ctx._inbox:
-            ctx._absorb([e for msg in batch if isinstance(msg, Events) for e in msg.events])
 
     # ------------------------------------------------------------------ the ledger
     def cash(self, atoms: int) -> Decimal:
