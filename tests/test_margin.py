@@ -9,10 +9,13 @@ shorts).
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exsim.core.accounts import position_bankruptcy_price, position_liquidation_price
 from exsim.core.engine import ExchangeCore
@@ -145,3 +148,20 @@ def test_engine_isolated_positions_reproduce_v4_v5_v8() -> None:
     assert position_bankruptcy_price(short, 0, core.markets) == 3150000
     # isolated margin is fenced off: the wallet paid exactly the initial margin
     assert long.wallet == atoms("8500")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(qty=st.integers(-10**7, 10**7).filter(bool),
+       entry=st.integers(1, 10**7),
+       equity_other=st.integers(-10**16, 10**17),
+       coarse=st.booleans())
+def test_integer_liquidation_price_equals_the_exact_one_rounded(
+        qty: int, entry: int, equity_other: int, coarse: bool) -> None:
+    """The integer path the exchange uses equals the Fraction solution, rounded towards
+    the entry, over all brackets (differential against the obviously-exact version)."""
+    contract = LinearContract("10", "1", "0.00000001") if coarse else FINE
+    brackets = brackets_from_quote(contract, BINANCE_BTCUSDT_2021)
+    cost = qty * entry * contract.k
+    exact = liquidation_price_exact(qty, cost, contract.k, equity_other, brackets)
+    expected = None if exact is None else (math.ceil(exact) if qty > 0 else math.floor(exact))
+    assert liquidation_price(qty, cost, contract.k, equity_other, brackets) == expected

@@ -146,9 +146,28 @@ def liquidation_price_exact(qty: int, cost: int, k: int, equity_other: int,
 
 def liquidation_price(qty: int, cost: int, k: int, equity_other: int,
                       brackets: Sequence[Tier]) -> int | None:
-    """:func:`liquidation_price_exact` rounded to the tick: up for longs, down for shorts."""
-    return _to_tick_protecting_exchange(
-        liquidation_price_exact(qty, cost, k, equity_other, brackets), qty)
+    """:func:`liquidation_price_exact` rounded to the tick: up for longs, down for shorts.
+
+    The same solution in integers only (no ``Fraction``): the exchange recomputes
+    this for every touched position at every instant, for the liquidator's index.
+    ``tests/test_margin.py`` holds it equal to the exact one.
+    """
+    if qty == 0:
+        return None
+    aq = abs(qty)
+    aqk = aq * k
+    last = len(brackets) - 1
+    for i, t in enumerate(brackets):
+        num = PPM * (cost - equity_other) - t.cum_scaled
+        den = k * (PPM * qty - aq * t.mmr)
+        if den < 0:
+            num, den = -num, -den
+        if num <= 0:  # price <= 0
+            continue
+        # the notional aq*k*num/den must lie in this tier: [floor, next floor)
+        if aqk * num >= t.floor * den and (i == last or aqk * num < brackets[i + 1].floor * den):
+            return -(-num // den) if qty > 0 else num // den
+    return None
 
 
 def bankruptcy_price_exact(qty: int, cost: int, k: int, equity_other: int) -> Fraction | None:
