@@ -16,12 +16,14 @@ and the reason.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -121,6 +123,24 @@ def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
     if isinstance(exc, kind):
         return True
     return isinstance(exc, BaseExceptionGroup) and exc.subgroup(kind) is not None
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """Collect cycles after 100,000 net allocations instead of CPython's 700.
+
+    A run allocates millions of short-lived, acyclic objects (events, messages,
+    heap items) and keeps a growing log; the default threshold spent 15-20% of a
+    1,000-agent run's CPU time in the cyclic collector (process time of 1,200
+    simulated s: 15.7-17.4 s -> 13.8 s; with the collector off, 12.9-14.4 s).
+    Cycles are still collected; the old thresholds come back after the run.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 class Simulation:
@@ -285,7 +305,8 @@ class Simulation:
         clock = (trio.testing.MockClock(autojump_threshold=0)
                  if self.config.run.clock == "virtual" else None)
         try:
-            trio.run(self.main, report, clock=clock)
+            with _fewer_gc_passes():
+                trio.run(self.main, report, clock=clock)
             if self.crashes and self.config.run.on_agent_error == "stop":
                 _, _, name, tb = min(self.crashes)
                 self.failure = Failure(f"agent crashed: {name}", tb)
