@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -63,8 +64,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         sim = Simulation(config, seed=args.seed)
-    except (ConfigError, AgentLoadError) as exc:
+    except ConfigError as exc:
         print(f"exsim run: {exc}", file=sys.stderr)
+        return 2
+    except AgentLoadError as exc:
+        print(f"exsim run: {args.config or 'built-in quickstart'}: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else (
         Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
@@ -164,8 +168,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         Simulation(config)  # resolves agent classes and funds accounts, runs nothing
-    except (ConfigError, AgentLoadError) as exc:
+    except ConfigError as exc:
         print(f"exsim validate: {exc}", file=sys.stderr)
+        return 2
+    except AgentLoadError as exc:
+        print(f"exsim validate: {args.config or 'built-in quickstart'}: {exc}", file=sys.stderr)
         return 2
     print(f"{args.config or 'built-in quickstart'}: ok ({len(config.agents)} agent groups, "
           f"{config.run.duration:g} simulated seconds)")
@@ -211,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # like `python -m`: a config's "module:Class" may name a module in the current directory
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     code: int = args.func(args)
     return code
 

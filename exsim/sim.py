@@ -94,6 +94,15 @@ def load_agent_class(spec: str, where: str) -> type[Agent]:
             obj = found[0].load()
     except AgentLoadError:
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not spec.partition(":")[0].startswith(exc.name):
+            raise AgentLoadError(f"{where}: cannot load agent class '{spec}':\n"
+                                 f"{traceback.format_exc()}") from None
+        raise AgentLoadError(
+            f"{where}: cannot load agent class '{spec}': no module named '{exc.name}'. exsim "
+            "imports it like Python does: from the current directory, PYTHONPATH or installed "
+            "packages (pip install your package, or run exsim from the directory that holds "
+            "the module)") from None
     except Exception:
         raise AgentLoadError(f"{where}: cannot load agent class '{spec}':\n"
                              f"{traceback.format_exc()}") from None
@@ -362,6 +371,7 @@ class Simulation:
             "events": len(self.recorder.log),
             "trades": self.recorder.trades,
             "agents": len(self.agents),
+            "agent_accounts": self.agent_accounts(),
             "max_exchange_queue": self.exchange.max_queue,
             **flows,
             "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [
@@ -372,6 +382,15 @@ class Simulation:
         }
         if self.failure is not None and self.failure.detail:
             out["error"] = self.failure.detail
+        return out
+
+    def agent_accounts(self) -> list[dict[str, Any]]:
+        """Each ``[[agents]]`` entry's class and its account ids (first and count)."""
+        out: list[dict[str, Any]] = []
+        first = FIRST_AGENT
+        for a in self.config.agents:
+            out.append({"class": a.cls, "first_account": first, "count": a.count})
+            first += a.count
         return out
 
     def write(self, out: Path, summary: dict[str, Any]) -> None:

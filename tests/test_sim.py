@@ -347,3 +347,39 @@ def test_every_event_kind_has_a_table_and_a_route() -> None:
         event = (kind, *range(10, 10 + len(fields)))
         has_account = any(f in ("acct", "taker_acct", "maker_acct") for f in fields)
         assert bool(owners_of(event)) == has_account, Kind(kind).name
+
+
+def test_cli_finds_agent_modules_in_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`exsim validate` (the console script, whose sys.path does not hold the current
+    directory) in a directory holding mybots_cli.py resolves "mybots_cli:Bot" (as
+    `python -m` would); a missing module gets a message saying where exsim looks, and
+    the error names the config file."""
+    import subprocess
+    import sys
+
+    (tmp_path / "mybots_cli.py").write_text(
+        "import exsim\n\nclass Bot(exsim.Agent):\n    async def run(self, ctx):\n"
+        "        await ctx.sleep(1.0)\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[[agents]]\nclass = "mybots_cli:Bot"\n')
+    exsim = [str(Path(sys.executable).parent / "exsim"), "validate", "c.toml"]  # the script
+    done = subprocess.run(exsim, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    cfg.write_text('[[agents]]\nclass = "nosuchbots:Bot"\n')
+    done = subprocess.run(exsim, cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert ("exsim validate: c.toml: agents[0] (class 'nosuchbots:Bot'): cannot load agent "
+            "class 'nosuchbots:Bot': no module named 'nosuchbots'. exsim imports it like "
+            "Python does") in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_summary_maps_accounts_to_agent_groups() -> None:
+    cfg = parse_config({"run": {"duration": 5.0}, "agents": [
+        {"class": "market_maker", "count": 2}, {"class": "noise", "count": 3}]})
+    s = Simulation(cfg).run()
+    assert s["agent_accounts"] == [
+        {"class": "market_maker", "first_account": 100, "count": 2},
+        {"class": "noise", "first_account": 102, "count": 3}]

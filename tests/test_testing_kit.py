@@ -182,3 +182,22 @@ def test_plugin_fixtures_marker_factory_and_misuse(pytester: pytest.Pytester) ->
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*test_sync uses the exsim_exchange fixture, which runs inside "
                                  "trio: write the test as `async def test_sync(...)`*"])
+
+
+class Counter(exsim.Agent):
+    async def run(self, ctx: exsim.Context) -> None:
+        self.ticks = 0
+        while True:
+            await ctx.sleep(1.0)
+            self.ticks += 1
+
+
+async def test_the_agent_behind_an_account_can_be_inspected() -> None:
+    async with open_exchange({"agents": [{"class": "noise"}]}) as ex:
+        [ctx] = ex.add_agents(Counter)
+        await ex.advance(10.5)
+        bot = ex.agent(ctx.account)
+        assert isinstance(bot, Counter) and bot.ticks == 10
+        assert type(ex.agent(100)).__name__ == "NoiseTrader"   # the config's agents too
+        with pytest.raises(UsageError, match="traders have none"):
+            ex.agent(ex.trader().account)

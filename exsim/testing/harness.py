@@ -118,6 +118,8 @@ class SimExchange:
         self._nursery: trio.Nursery | None = None
         self._seen = 0  # recorder log entries already offered to a wait
         self._crashes_seen = 0
+        self._instances: dict[int, Agent] = {ctx.account: agent
+                                             for _, agent, ctx in self.sim.agents}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, nursery: trio.Nursery) -> None:
@@ -304,9 +306,17 @@ class SimExchange:
         for _ in range(count):
             label, instance, ctx = self._add(cls, spec, where)
             self.sim.agents.append((label, instance, ctx))
+            self._instances[ctx.account] = instance
             nursery.start_soon(self.sim._agent_task, label, instance, ctx)
             out.append(ctx)
         return out
+
+    def agent(self, account: int) -> Agent:
+        """The strategy object running ``account`` (to assert on its own state)."""
+        try:
+            return self._instances[account]
+        except KeyError:
+            raise UsageError(f"no agent runs account {account} (traders have none)") from None
 
     def _add(self, cls: type[Agent], spec: AgentConfig, where: str) -> tuple[str, Agent, Context]:
         if spec.leverage < 1 or spec.deposit < 0:

@@ -53,7 +53,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     used = next(name for name in FIXTURES if name in getattr(item, "fixturenames", ()))
     if not item.config.pluginmanager.hasplugin("trio"):
         pytest.fail(f"{item.name} uses the {used} fixture, which runs inside trio: install "
-                    "pytest-trio (pip install 'exsim[test]')", pytrace=False)
+                    "pytest-trio (exsim's `test` extra: pip install -e 'path/to/exsim[test]')",
+                    pytrace=False)
     if isinstance(item, pytest.Function) and not inspect.iscoroutinefunction(item.obj):
         pytest.fail(f"{item.name} uses the {used} fixture, which runs inside trio: write the "
                     f"test as `async def {item.name}(...)` and drive the exchange with "
