@@ -10,10 +10,12 @@ ETH 2,000: B (cross, 100,000) sells 1 BTC at 30,000 to A (isolated 20x: margin
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from core_helpers import C, px, usd
 
+from exsim.agent import Agent, Context
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED, SOCIALIZED
 from exsim.core.events import FUND as FUND_EVENT
@@ -211,3 +213,160 @@ def test_a_shared_fund_covers_the_symbol_from_the_others_money() -> None:
     assert of_kind(core, FUND_EVENT) == [(1, E, -usd(50))]
     assert core.fund.wallet == usd(99050) and not of_kind(core, ADL)
     assert all(core.invariants().values())
+
+
+
+def _liquidator_asks(funds: list[int], qty: list[int], cost: list[int], cash: list[int],
+                     queued: tuple[int, int] | None = None) -> object:
+    """The liquidator's next request for one RiskUpdate at marks BTC 27,500, ETH 2,000."""
+    from exsim.actors.latency import Constant
+    from exsim.actors.liquidator import Liquidator
+    from exsim.actors.messages import RiskUpdate
+    from exsim.actors.network import Network
+
+    liq = Liquidator(Network(1, Constant(1)), 4, 0, 2, k=[C.k, C.k], interval_ns=1,
+                     slice_lots=1000, tolerance=0.0, adl_policy="bitmex")
+    liq.latest = RiskUpdate(0, [px(27500), px(2000)], [], funds, qty, cost, cash)
+    if queued is not None:
+        acct, sym = queued
+        liq.queued[sym].append(acct)
+        liq.pending.add((acct, sym))
+    return liq._next_request()
+
+
+def test_the_liquidator_judges_each_fund_alone() -> None:
+    """The BTC fund holds 1 BTC from 28,500 at 27,500 with 100 of cash: -900.  Per
+    symbol, with 100,000 in the ETH fund, it asks for ADL in BTC at 28,500; shared, the
+    same 100,100 in one fund is 99,100, so it works the BTC out instead (a reduce-only
+    sell at 28,500, tolerance 0).  Takeovers and work-out orders name the symbol's fund."""
+    from exsim.actors.messages import Deleverage, Liquidate, Submit
+
+    btc = [lots("1"), 0], [C.notional(px(28500), lots("1")), 0]
+    assert _liquidator_asks([FUND, ETH_FUND], *btc, [usd(100), usd(100000)]) == Deleverage(
+        0, "bitmex", px(28500))
+    work_out = _liquidator_asks([FUND, FUND], *btc, [usd(100100)] * 2)
+    assert work_out == Submit(FUND, 0, 1, SELL, lots("1"), px(28500), tif=IOC,
+                              reduce_only=True)
+    eth = [0, lots("1")], [0, C.notional(px(2000), lots("1"))]
+    assert _liquidator_asks([FUND, ETH_FUND], *eth, [usd(100), usd(100000)]) == Submit(
+        ETH_FUND, 1, 1, SELL, lots("1"), px(2000), tif=IOC, reduce_only=True)
+    assert _liquidator_asks([FUND, ETH_FUND], [0, 0], [0, 0], [0, 0], queued=(E, 1)) == (
+        Liquidate(E, 1, ETH_FUND))
+
+
+# ----------------------------------------------------------------------------- whole runs
+class OneOrder(Agent):
+    """After ``delay_s``, one limit order on symbol ``sym``: ``side`` ("buy"/"sell"),
+    ``qty`` and ``price`` in base and quote units.  Nothing else."""
+
+    async def run(self, ctx: Context) -> None:
+        p = ctx.params
+        sym = int(p["sym"])
+        await ctx.sleep(float(p["delay_s"]))
+        ctx.submit(BUY if p["side"] == "buy" else SELL, ctx.lots(str(p["qty"]), sym),
+                   ctx.ticks(str(p["price"]), sym), sym=sym)
+
+
+def two_symbol_crash(scope: str) -> dict[str, Any]:
+    """Ten minutes, both index paths fall 10% at 120 s over 60 s and recover a third.
+
+    BTCUSDT (symbol 0) has the built-in crowd: deep makers, noise, 30 leveraged longs
+    at 10-40x, so its liquidations are worked out into bids, mostly above bankruptcy.
+    ETHUSDT (symbol 1) has only a whale, long 3 at 30,000 and 20x (cross, 5,000), and
+    the seller it bought from: nobody bids, so whoever takes the whale over at about
+    28,350 is still holding 3 when the index reaches 27,000, some 4,000 under water.
+    """
+    return {
+        "run": {"seed": 3, "duration": 600.0},
+        "symbols": [{"name": "BTCUSDT"}, {"name": "ETHUSDT"}],
+        "scenario": {"kind": "flash_crash", "start_price": 30000.0, "crash_at_s": 120.0,
+                     "drop": 0.1, "fall_s": 60.0, "recovery": 0.3, "recover_s": 300.0},
+        "liquidation": {"fund_initial": 1000.0, "fund_scope": scope, "interval_ms": 50.0},
+        "agents": [
+            {"class": "market_maker", "count": 4, "deposit": 2_000_000.0, "leverage": 5,
+             "params": {"quote_lots": 3000, "half_spread_bps": 3.0, "pull_move_bps": 30.0,
+                        "widen": 5.0, "max_inventory_lots": 20000,
+                        "skew_bps_per_lot": 0.002}},
+            {"class": "noise", "count": 10, "deposit": 20_000.0},
+            {"class": "leveraged", "count": 30, "deposit": 5000.0,
+             "params": {"leverage_min": 10, "leverage_max": 40, "p_long": 0.9,
+                        "wait_mean_s": 30, "hold_mean_s": 3600}},
+            {"class": "test_fund_scope:OneOrder", "deposit": 100_000.0, "leverage": 5,
+             "params": {"sym": 1, "side": "sell", "qty": "3", "price": "30000",
+                        "delay_s": 1.0}},
+            {"class": "test_fund_scope:OneOrder", "deposit": 5000.0, "leverage": 20,
+             "params": {"sym": 1, "side": "buy", "qty": "3", "price": "30000",
+                        "delay_s": 5.0}},
+        ],
+    }
+
+
+def test_per_symbol_funds_in_a_whole_run() -> None:
+    """Each fund takes over its own symbol's positions; ETHUSDT's fund (1,000) is short
+    once the whale's 3 ETH are under water and ETH deleverages the seller, while
+    BTCUSDT's fund has only grown from its liquidations.  Every invariant holds, per
+    fund; the summary's fund is the total with a per-symbol breakdown."""
+    from exsim.config import parse_config
+    from exsim.sim import Simulation
+
+    sim = Simulation(parse_config(two_symbol_crash("per_symbol")))
+    s = sim.run()
+    assert s["complete"] and all(s["invariants"].values()), s["invariants"]
+    log = sim.recorder.log
+    takeovers = [e for _, e in log if e[0] == LIQUIDATION]
+    assert {(e[1], e[7]) for e in takeovers} == {(0, FUND), (1, ETH_FUND)}
+    adl = [e for _, e in log if e[0] == ADL]
+    assert adl and all(e[1] == 1 for e in adl)  # only ETH deleverages
+    fund = s["insurance_fund"]
+    btc, eth = fund["by_symbol"]["BTCUSDT"], fund["by_symbol"]["ETHUSDT"]
+    assert btc["start"] == eth["start"] == 1000.0 and fund["start"] == 2000.0
+    assert btc["min"] == 1000.0 and btc["end"] > 1000.0  # rich the whole time
+    assert fund["end"] == pytest.approx(btc["end"] + eth["end"])
+    assert {sym for _, sym, _ in sim.series["symbol_fund"]} == {0, 1}
+
+
+def test_the_same_run_with_one_shared_fund_does_not_deleverage() -> None:
+    """Shared: BTC's liquidation income stands behind the whale's ETH too, the fund is
+    never short and nobody is deleveraged."""
+    from exsim.config import parse_config
+    from exsim.sim import Simulation
+
+    sim = Simulation(parse_config(two_symbol_crash("shared")))
+    s = sim.run()
+    assert s["complete"] and all(s["invariants"].values()), s["invariants"]
+    assert {e[7] for _, e in sim.recorder.log if e[0] == LIQUIDATION} == {FUND}
+    assert s["adl_events"] == 0 and "by_symbol" not in s["insurance_fund"]
+    assert "symbol_fund" not in sim.series
+
+
+@pytest.mark.parametrize(("liquidation", "message"), [
+    ({"fund_scope": "per-symbol"},
+     "liquidation.fund_scope: 'per-symbol' is not one of shared, per_symbol; did you mean "
+     "'per_symbol'"),
+    ({"fund_scope": "isolated"}, "'isolated' is not one of shared, per_symbol"),
+    ({"fund_scope": True}, "fund_scope: expected a string"),
+    ({"fund_scope": "per_symbol", "fund_initial": [1000.0, 5000.0]},
+     "fund_initial: one number, not a list"),
+    ({"fund_scope": "per_symbol", "fund_initial": -1.0}, "fund_initial: must be >= 0"),
+])
+def test_invalid_fund_scopes_are_config_errors(liquidation: dict[str, Any],
+                                                message: str) -> None:
+    from exsim.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"liquidation": liquidation})
+
+
+def test_fund_scope_reaches_the_core() -> None:
+    from exsim.config import parse_config
+    from exsim.sim import Simulation
+
+    doc: dict[str, Any] = {"symbols": [{"name": "BTCUSDT"}, {"name": "ETHUSDT"}],
+                           "liquidation": {"fund_initial": 250.0}}
+    assert parse_config(doc).liquidation.fund_scope == "shared"
+    shared = Simulation(parse_config(doc)).core
+    assert shared.funds == (FUND,) and shared.fund.wallet == usd(250)
+    doc["liquidation"]["fund_scope"] = "per_symbol"
+    split = Simulation(parse_config(doc)).core
+    assert split.fund_ids == [FUND, ETH_FUND]
+    assert [split.accounts[f].wallet for f in split.funds] == [usd(250), usd(250)]
