@@ -25,7 +25,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
-from exsim.core.liquidation import FEE_POLICIES, MODES, LiquidationRules
+from exsim.core.liquidation import FEE_POLICIES, FUND_SCOPES, MODES, LiquidationRules
 from exsim.core.margin import MarginConfigError
 from exsim.core.symbols import BINANCE_BTCUSDT_2021, SymbolError, SymbolSpec, brackets_from_quote
 from exsim.core.units import LinearContract, UnitsError, rate_ppm
@@ -133,7 +133,10 @@ class LiquidationConfig:
     # "oi_funding" (Drift); without one the fund may stay short
     steps: tuple[str, ...] = ("insurance_fund", "adl")
     adl_policy: str = "bitmex"  # ranking for "adl": "bitmex", "binance", "hyperliquid", "dydx"
-    fund_initial: float = 0.0  # quote currency the insurance fund starts with
+    fund_initial: float = 0.0  # quote currency the insurance fund starts with (each fund)
+    # "shared": one insurance fund for every symbol; "per_symbol": one per symbol, each
+    # with its own cash (fund_initial each), its own takeovers and its own last step
+    fund_scope: str = "shared"
     vault_capital: float = 0.0  # the backstop vault's capital (with a "backstop" step)
     # how much of a position one liquidation step takes: "full" (all, Binance/BitMEX),
     # "tiers" (down to the next lower maintenance bracket, Bybit), "fraction" (dYdX)
@@ -202,6 +205,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "liquidation.mode": MODES,
     "liquidation.fee_policy": FEE_POLICIES,
+    "liquidation.fund_scope": FUND_SCOPES,
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
@@ -337,6 +341,11 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     """Validate a parsed TOML document."""
     kwargs: dict[str, Any] = {}
     valid = sorted([*_TOP, *_ARRAYS])
+    liquidation = data.get("liquidation")
+    if isinstance(liquidation, dict) and isinstance(liquidation.get("fund_initial"), list):
+        raise _fail(source, "liquidation.fund_initial",
+                    "one number, not a list: with fund_scope = 'per_symbol' every symbol's "
+                    "fund starts with it")
     for key, value in data.items():
         if key in _TOP:
             kwargs[key] = _build(_TOP[key], value, key, source)

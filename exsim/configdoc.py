@@ -146,7 +146,19 @@ DOCS: dict[str, str] = {
                          "`adl`, `clawback` (OKEx 2018) or `oi_funding` (Drift); without "
                          "one the fund may stay short.",
     "liquidation.adl_policy": "How `adl` ranks the positions it deleverages.",
-    "liquidation.fund_initial": "The insurance fund's starting cash, in quote currency.",
+    "liquidation.fund_initial": "The insurance fund's starting cash, in quote currency; with "
+                                "`fund_scope = \"per_symbol\"`, each symbol's fund starts "
+                                "with this much.",
+    "liquidation.fund_scope": "`shared`: one insurance fund (account -1) covers every symbol, "
+                              "so a loss in one symbol is paid from what all earned. "
+                              "`per_symbol`: each symbol has its own fund (accounts -1, -3, "
+                              "-4, ... in symbol order) with its own cash; it takes over only "
+                              "that symbol's positions, pays that symbol's bad debt, and when "
+                              "it is short that symbol goes to the last step (ADL or "
+                              "socialized loss) however rich the other funds are (Binance's "
+                              "BTCUSDT/ETHUSDT funds of 2019, Bybit's isolated pools). The "
+                              "summary's `insurance_fund` stays the total, with a `by_symbol` "
+                              "breakdown.",
     "liquidation.vault_capital": "The backstop vault's capital, in quote currency (with a "
                                  "`backstop` step).",
     "liquidation.mode": "How much one liquidation step takes: `full` (the whole position, "

@@ -45,7 +45,7 @@ from exsim.agents import BUILTIN
 from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
-from exsim.core.liquidation import FUND, VAULT
+from exsim.core.liquidation import SHARED, VAULT
 from exsim.output.metrics import series, waterfall
 from exsim.output.tables import write_series, write_tables
 from exsim.rng import derive_seed, stream
@@ -164,7 +164,8 @@ class Simulation:
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
         self.core = ExchangeCore(self.specs, stp=STP_MODES[ex.stp],
-                                 liquidation=config.liquidation.rules(self.specs[0].contract))
+                                 liquidation=config.liquidation.rules(self.specs[0].contract),
+                                 fund_scope=config.liquidation.fund_scope)
         self.net = Network(self.seed, latency_model(ex.latency),
                            virtual=config.run.clock == "virtual")
         self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))
@@ -197,9 +198,15 @@ class Simulation:
                 last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
                 backstop="backstop" in lc.steps)
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
-            self.exchange.route(FUND, LIQUIDATOR)
+            for fund in self.core.funds:
+                self.exchange.route(fund, LIQUIDATOR)
         if lc.fund_initial > 0:
-            self.core.seed_fund(self.specs[0].contract.cash_to_atoms(lc.fund_initial))
+            seed = self.specs[0].contract.cash_to_atoms(lc.fund_initial)
+            if lc.fund_scope == SHARED:
+                self.core.seed_fund(seed)
+            else:  # fund_initial each
+                for sym in range(len(self.specs)):
+                    self.core.seed_fund(seed, sym)
         if lc.vault_capital > 0:
             self.core.seed_vault(self.specs[0].contract.cash_to_atoms(lc.vault_capital))
         fc = config.funding
@@ -339,16 +346,23 @@ class Simulation:
         invariants = core.invariants()
         invariants["orders_accounted"] = self.recorder.orders_accounted(resting)
         atom = float(self.specs[0].contract.cash_atom)
-        flows = waterfall(self.recorder.log, atom)
+        flows = waterfall(self.recorder.log, atom, core.fund_ids)
         self.series = series(self.recorder.log, [s.contract.k for s in self.specs], atom,
                              [float(s.contract.tick_size) for s in self.specs],
-                             [float(s.contract.lot_size) for s in self.specs])
+                             [float(s.contract.lot_size) for s in self.specs], core.fund_ids)
         ratios = [v for _, _, v in self.series["fund_to_oi"]]
         flows["fund_to_oi"] = {"min": min(ratios) if ratios else None,
                                "end": ratios[-1] if ratios else None}
-        invariants["fund_never_negative"] = flows["insurance_fund"]["min"] >= 0
-        invariants["fund_reconciles"] = flows["insurance_fund"].pop("end_atoms") == (
-            core.fund.wallet)
+        # per fund: each one's cash from events, its lowest point, against its wallet
+        funds = flows.pop("funds")
+        flows["insurance_fund"].pop("end_atoms")
+        invariants["fund_never_negative"] = all(f["min"] >= 0 for f in funds.values())
+        invariants["fund_reconciles"] = all(
+            f.pop("end_atoms") == core.accounts[fund].wallet for fund, f in funds.items())
+        if core.fund_scope != SHARED:
+            flows["insurance_fund"]["by_symbol"] = {
+                spec.name: funds[fund] for spec, fund in zip(self.specs, core.fund_ids,
+                                                             strict=True)}
         invariants["flat_accounts_never_pay"] = flows.pop("socialized_from_flat") == 0
         if VAULT in core.accounts:
             flows["vault"] = {"takeovers": flows.pop("vault_takeovers"),

@@ -72,7 +72,7 @@ from exsim.core.events import (
 )
 from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.events import Request as RequestKind
-from exsim.core.liquidation import FUND, VAULT
+from exsim.core.liquidation import VAULT
 from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
@@ -247,8 +247,8 @@ class ExchangeActor:
                 # a refused takeover is news too: the liquidator may ask again later
                 for owner in owners_of(e):
                     touched[owner] = None
-        touched.pop(FUND, None)
-        touched.pop(VAULT, None)
+        for house in (*core.funds, VAULT):
+            touched.pop(house, None)
         if not touched and not marks_moved:
             return
         updates = []
@@ -259,15 +259,20 @@ class ExchangeActor:
             for sym, pos in account.positions.items():
                 lp = position_liquidation_price(account, sym, core.markets) if pos.qty else None
                 updates.append((acct_id, sym, pos.qty, lp))
-        fund = core.accounts[FUND]
-        n = len(core.markets)
-        fund_qty = [fund.positions[s].qty if s in fund.positions else 0 for s in range(n)]
-        fund_cost = [fund.positions[s].cost if s in fund.positions else 0 for s in range(n)]
+        fund_qty = []
+        fund_cost = []
+        fund_cash = []
+        for sym, fund_id in enumerate(core.fund_ids):  # each symbol's fund
+            fund = core.accounts[fund_id]
+            held = fund.positions.get(sym)
+            fund_qty.append(0 if held is None else held.qty)
+            fund_cost.append(0 if held is None else held.cost)
+            fund_cash.append(fund.wallet)
         assert self.liquidator is not None
         vault = core.account_equity(VAULT) if VAULT in core.accounts else 0
         self.net.send(self.id, self.liquidator, RiskUpdate(
-            self.net.now, [m.mark for m in core.markets], updates, fund_qty, fund_cost,
-            fund.wallet, vault))
+            self.net.now, [m.mark for m in core.markets], updates, core.fund_ids, fund_qty,
+            fund_cost, fund_cash, vault))
 
     def _publish_feed(self) -> None:
         """Snapshot every symbol that changed since the last snapshot."""

@@ -14,15 +14,18 @@ Per symbol, each step is one of, in this order of priority:
 
 1. take over the next crossed account (``Liquidate``; the exchange re-checks),
    into the backstop vault while the waterfall has a ``backstop`` step and the
-   vault's equity is positive, else into the insurance fund; with partial
-   liquidation (``[liquidation] mode``) the exchange takes one step, and an
-   account still crossed at the mark after it is queued again behind the others;
-2. if the fund is short (cash plus the fund's PnL at the mark below zero), the
-   configured last step: ``adl`` deleverages its position at its average entry,
-   the price it took it over at (the bankruptcy price, or the mark under the
-   ``capped``/``none`` fee policies) (``Deleverage``); ``clawback`` or
-   ``oi_funding`` spread the deficit over traders (``Socialize``); ``none``
-   leaves the fund short;
+   vault's equity is positive, else into the insurance fund that covers the
+   symbol (the shared one, or the symbol's own with ``fund_scope =
+   "per_symbol"``); with partial liquidation (``[liquidation] mode``) the
+   exchange takes one step, and an account still crossed at the mark after it
+   is queued again behind the others;
+2. if that fund is short (its cash plus its PnL at the marks below zero; with
+   per-symbol funds each is judged alone, so one symbol's fund can be short
+   while another's is rich), the configured last step: ``adl`` deleverages its
+   position at its average entry, the price it took it over at (the bankruptcy
+   price, or the mark under the ``capped``/``none`` fee policies)
+   (``Deleverage``); ``clawback`` or ``oi_funding`` spread the deficit over
+   traders (``Socialize``); ``none`` leaves the fund short;
 3. otherwise sell (or buy back) a slice of at most ``slice_lots`` of the fund's
    position with a reduce-only IOC order priced at the entry, or up to
    ``tolerance`` worse when the fund's cash can pay the difference: filling
@@ -36,7 +39,7 @@ from collections import deque
 
 from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Socialize, Submit
 from exsim.actors.network import Network, Wake
-from exsim.core.liquidation import FUND, VAULT, LiquidationIndex
+from exsim.core.liquidation import VAULT, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
 
 
@@ -64,9 +67,9 @@ class Liquidator:
         self.next_free = 0  # the rate limit: earliest instant of the next request
         self.timer_set = False
         self.next_oid = 0
-        # the fund's state when the last step (ADL or socialize) was last asked for:
+        # per fund, its state when the last step (ADL or socialize) was last asked for:
         # not asked again until that state changes, so a refusal cannot loop
-        self.last_step_asked: tuple[int, tuple[int, ...], tuple[int, ...]] | None = None
+        self.last_step_asked: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
 
     async def run(self) -> None:
         while True:
@@ -118,20 +121,30 @@ class Liquidator:
             while queue:
                 acct = queue.popleft()
                 if (acct, sym) in self.pending:  # still waiting for its takeover
-                    to = VAULT if self.backstop and update.vault_equity > 0 else FUND
+                    to = (VAULT if self.backstop and update.vault_equity > 0
+                          else update.funds[sym])
                     return Liquidate(acct, sym, to)
-        equity = update.fund_cash
+        funds = update.funds
+        equity: dict[int, int] = {}  # each fund's equity at the marks
         for sym, qty in enumerate(update.fund_qty):
+            fund = funds[sym]
+            if fund not in equity:
+                equity[fund] = update.fund_cash[sym]
             mark = update.marks[sym]
             if qty and mark is not None:
-                equity += qty * mark * self.k[sym] - update.fund_cost[sym]
+                equity[fund] += qty * mark * self.k[sym] - update.fund_cost[sym]
         for sym, qty in enumerate(update.fund_qty):
             if not qty:
                 continue
+            fund = funds[sym]
+            cash = update.fund_cash[sym]
             entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
-            state = (update.fund_cash, tuple(update.fund_qty), tuple(update.fund_cost))
-            if equity < 0 and self.last_step != "none" and state != self.last_step_asked:
-                self.last_step_asked = state
+            mine = [s for s, f in enumerate(funds) if f == fund]  # the symbols it covers
+            state = (cash, tuple(update.fund_qty[s] for s in mine),
+                     tuple(update.fund_cost[s] for s in mine))
+            if (equity[fund] < 0 and self.last_step != "none"
+                    and state != self.last_step_asked.get(fund)):
+                self.last_step_asked[fund] = state
                 if self.last_step == "adl":
                     # at the takeover price, rounded in the fund's favour
                     price = math.ceil(entry) if qty > 0 else math.floor(entry)
@@ -139,12 +152,12 @@ class Liquidator:
                 return Socialize(sym, self.last_step)
             lots = min(abs(qty), self.slice_lots)
             # the worst price the fund's cash can pay for, capped by the tolerance
-            room = max(update.fund_cash, 0) / (lots * self.k[sym])
+            room = max(cash, 0) / (lots * self.k[sym])
             give = min(entry * self.tolerance, room)
             self.next_oid += 1
             if qty > 0:
                 price, side = max(1, math.ceil(entry - give)), SELL  # sell no lower than this
             else:
                 price, side = math.floor(entry + give), BUY  # buy back no higher than this
-            return Submit(FUND, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
+            return Submit(fund, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
         return None

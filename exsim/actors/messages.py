@@ -53,17 +53,17 @@ class SetLeverage:
 
 @attrs.define(slots=True)
 class Liquidate:
-    """From the liquidator: take this position over into ``to`` (the fund, -1, or the
-    vault, -2); the exchange re-checks it."""
+    """From the liquidator: take this position over into ``to`` (the insurance fund that
+    covers ``sym``, or the vault, -2; ``None``: that fund); the exchange re-checks it."""
 
     acct: int
     sym: int
-    to: int = -1
+    to: int | None = None
 
 
 @attrs.define(slots=True)
 class Deleverage:
-    """From the liquidator: ADL the fund's position in ``sym`` at ``price`` (ticks)."""
+    """From the liquidator: ADL ``sym``'s fund's position in ``sym`` at ``price`` (ticks)."""
 
     sym: int
     policy: str
@@ -72,7 +72,8 @@ class Deleverage:
 
 @attrs.define(slots=True)
 class Socialize:
-    """From the liquidator: spread the fund's deficit (``clawback`` or ``oi_funding``)."""
+    """From the liquidator: spread the deficit of ``sym``'s fund (``clawback`` or
+    ``oi_funding``)."""
 
     sym: int
     policy: str
@@ -83,16 +84,18 @@ class RiskUpdate:
     """From the exchange to the liquidator, once per instant when marks or positions moved.
 
     ``updates`` are ``(acct, sym, qty, liquidation price or None)`` for every
-    position touched; ``fund_qty``/``fund_cost`` the fund's positions per symbol;
-    ``fund_cash`` its wallet.
+    position touched.  Per symbol: ``funds`` the account of the insurance fund that
+    covers it (all -1 when the fund is shared), ``fund_qty``/``fund_cost`` that
+    fund's position in it, ``fund_cash`` that fund's wallet.
     """
 
     at: int
     marks: list[int | None]
     updates: list[tuple[int, int, int, int | None]]
+    funds: list[int]
     fund_qty: list[int]
     fund_cost: list[int]
-    fund_cash: int
+    fund_cash: list[int]
     vault_equity: int = 0
 
 

@@ -52,8 +52,11 @@ from exsim.core.funding import payment as funding_payment
 from exsim.core.liquidation import (
     ALL_TO_FUND,
     FUND,
+    FUND_SCOPES,
+    SHARED,
     VAULT,
     LiquidationRules,
+    fund_account,
     is_liquidatable,
     liquidation_fee,
     step_lots,
@@ -127,10 +130,18 @@ def _small_enum(value: object, size: int) -> int | None:
 
 
 class ExchangeCore:
-    """Books, accounts and the ledger of one exchange; see the module docstring."""
+    """Books, accounts and the ledger of one exchange; see the module docstring.
+
+    ``fund_scope`` (:data:`~exsim.core.liquidation.FUND_SCOPES`): one insurance fund
+    for every symbol (``"shared"``, account -1), or one per symbol (``"per_symbol"``,
+    accounts :func:`~exsim.core.liquidation.fund_account`: -1, -3, -4, ...), each
+    with its own cash, taking over only its symbol's positions and judged short on
+    its own equity.
+    """
 
     def __init__(self, symbols: Sequence[SymbolSpec], *, stp: int = STP_CANCEL_TAKER,
-                 liquidation: LiquidationRules | None = None) -> None:
+                 liquidation: LiquidationRules | None = None,
+                 fund_scope: str = SHARED) -> None:
         if not symbols:
             raise ValueError("an exchange needs at least one symbol")
         names = [s.name for s in symbols]
@@ -138,9 +149,15 @@ class ExchangeCore:
             raise ValueError(f"duplicate symbol names: {names}")
         if not 0 <= stp <= 3:
             raise ValueError(f"unknown self-trade prevention mode {stp}")
+        if fund_scope not in FUND_SCOPES:
+            raise ValueError(f"fund scope must be one of {FUND_SCOPES}, got {fund_scope!r}")
         self.markets: list[Market] = [Market(i, s) for i, s in enumerate(symbols)]
         self.symbol_index: dict[str, int] = {s.name: i for i, s in enumerate(symbols)}
-        self.accounts: dict[int, Account] = {FUND: Account(FUND)}  # the insurance fund
+        self.fund_scope = fund_scope
+        # the insurance fund's account behind each symbol (all -1 when shared)
+        self.fund_ids: list[int] = [fund_account(i, fund_scope) for i in range(len(symbols))]
+        self.funds: tuple[int, ...] = tuple(dict.fromkeys(self.fund_ids))  # each fund once
+        self.accounts: dict[int, Account] = {f: Account(f) for f in self.funds}
         self.ledger = Ledger()
         self.stp_default = stp
         # how a liquidation step is sized and who keeps the liquidated part's margin
@@ -378,22 +395,40 @@ class ExchangeCore:
     # ================================================================== liquidation
     @property
     def fund(self) -> Account:
-        """The insurance fund's account (id -1)."""
+        """The insurance fund's account (id -1): the shared fund, or symbol 0's."""
         return self.accounts[FUND]
 
-    def fund_equity(self) -> int:
-        """The fund's cash plus the PnL at the marks of the positions it took over."""
-        return self.account_equity(FUND)
+    def fund_of(self, sym: int) -> Account:
+        """The account of the insurance fund that covers symbol index ``sym``."""
+        return self.accounts[self.fund_ids[sym]]
 
-    def seed_fund(self, amount: int) -> bool:
-        """Pay ``amount`` atoms into the insurance fund (counted as a deposit)."""
-        return self._seed(FUND, ev.FUND, amount)
+    def fund_equity(self, sym: int = 0) -> int:
+        """Cash plus PnL at the marks of the positions it took over, of the fund that
+        covers symbol index ``sym`` (shared: the one fund, whatever ``sym``)."""
+        return self.account_equity(self.fund_ids[sym])
+
+    def seed_fund(self, amount: int, sym: int | str | None = None) -> bool:
+        """Pay ``amount`` atoms into an insurance fund (counted as a deposit).
+
+        Shared: the one fund (``sym`` may be left out); its FUND event names symbol -1.
+        Per symbol: the fund of ``sym``, which must be given; the event names it.
+        """
+        if sym is None:
+            if self.fund_scope != SHARED:
+                return self._reject(int(ev.Request.DEPOSIT), None, None, FUND,
+                                    Reject.UNKNOWN_SYMBOL)
+            return self._seed(FUND, ev.FUND, amount)
+        m = self.market(sym)
+        if m is None:
+            return self._reject(int(ev.Request.DEPOSIT), sym, None, FUND, Reject.UNKNOWN_SYMBOL)
+        return self._seed(self.fund_ids[m.index], ev.FUND, amount,
+                          -1 if self.fund_scope == SHARED else m.index)
 
     def seed_vault(self, amount: int) -> bool:
         """Give the backstop vault (account -2) ``amount`` atoms of capital (a deposit)."""
         return self._seed(VAULT, ev.VAULT_TRANSFER, amount)
 
-    def _seed(self, acct_id: int, kind: int, amount: int) -> bool:
+    def _seed(self, acct_id: int, kind: int, amount: int, sym: int = -1) -> bool:
         if not _is_int(amount) or amount <= 0:
             return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id, Reject.BAD_AMOUNT)
         acct = self.accounts.get(acct_id)
@@ -401,7 +436,7 @@ class ExchangeCore:
             acct = self.accounts[acct_id] = Account(acct_id)
         acct.wallet += amount
         self.ledger.deposits += amount
-        self.events.append((kind, -1, acct_id, int(amount)))
+        self.events.append((kind, sym, acct_id, int(amount)))
         return True
 
     def _cancel_all(self, acct: Account, syms: Sequence[int], reason: int) -> None:
@@ -415,17 +450,19 @@ class ExchangeCore:
                 self._forget_resting(pos, o[0], o[2], o[3], o[4])
                 self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
 
-    def liquidate(self, acct_id: int, sym: int | str, to: int = FUND) -> bool:
+    def liquidate(self, acct_id: int, sym: int | str, to: int | None = None) -> bool:
         """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
         is isolated, in every symbol if it is cross).  Then a part of the
         position, sized by :attr:`liquidation_rules` (:func:`~exsim.core.liquidation.step_lots`:
         all of it, down to the next lower bracket, or a capped fraction), moves to
-        the taker-over ``to``: the insurance fund (:data:`FUND`) or the backstop
-        vault (:data:`VAULT`).  A position at or beyond its bankruptcy price (no
-        equity left at the mark) goes whole in every mode.  If the rest is still
-        under maintenance, the liquidator asks again: the next step.
+        the taker-over ``to``: the insurance fund that covers the symbol (``None``,
+        the default; :data:`FUND` when shared) or the backstop vault
+        (:data:`VAULT`); another symbol's fund is refused.  A position at or beyond
+        its bankruptcy price (no equity left at the mark) goes whole in every mode.
+        If the rest is still under maintenance, the liquidator asks again: the next
+        step.
 
         **The price.**  The bankruptcy price ``BP`` is the whole position's
         (margin behind it exhausted, rounded towards the entry); a part is the same
@@ -460,9 +497,11 @@ class ExchangeCore:
             return False
         acct, m = target
         pos = acct.positions.get(m.index)
-        if acct.id in (FUND, VAULT) or pos is None or not pos.qty:
+        if acct.id < 0 or pos is None or not pos.qty:  # a fund or the vault
             return self._reject(req, m.index, None, acct.id, Reject.NO_POSITION)
-        if to not in (FUND, VAULT):
+        if to is None:
+            to = self.fund_ids[m.index]
+        elif to not in (self.fund_ids[m.index], VAULT):  # not another symbol's fund
             return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
@@ -509,18 +548,19 @@ class ExchangeCore:
         if fee > 0:
             acct.wallet -= fee
             taker.wallet += fee
-            self.events.append((ev.FUND, m.index, acct.id, fee) if to == FUND
+            self.events.append((ev.FUND, m.index, acct.id, fee) if to != VAULT
                                else (ev.VAULT_TRANSFER, m.index, acct.id, fee))
         return True
 
     def _cover_bad_debt(self, sym: int, acct: Account) -> None:
         """An account left flat with negative equity (it closed beyond bankruptcy before
         the liquidator reached it): the insurance fund pays the deficit, as far as its
-        cash goes.  A debt the fund cannot cover stays visible on the account."""
-        if acct.id in (FUND, VAULT) or any(p.qty for p in acct.positions.values()):
+        cash goes.  A debt the fund cannot cover stays visible on the account.  With
+        per-symbol funds the fund of ``sym`` pays, the symbol whose trade left it so."""
+        if acct.id < 0 or any(p.qty for p in acct.positions.values()):
             return
         deficit = -(acct.wallet + sum(p.margin for p in acct.positions.values()))
-        fund = self.accounts[FUND]
+        fund = self.accounts[self.fund_ids[sym]]
         paid = min(deficit, max(fund.wallet, 0))
         if paid <= 0:
             return
@@ -543,8 +583,9 @@ class ExchangeCore:
             ) -> bool:
         """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
 
-        Allowed only while the fund is short (its equity at the marks < 0): ADL is
-        the last step.  ``price`` is the bankruptcy price of the liquidated
+        Allowed only while the fund that covers ``sym`` is short (its equity at the
+        marks < 0; with per-symbol funds, ``sym``'s own fund, however rich the
+        others): ADL is the last step.  ``price`` is the bankruptcy price of the liquidated
         position (the caller knows it).  Counterparties are ranked by
         ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
         cancelled, and they close ``min(left, position)`` each, without fees.
@@ -553,20 +594,20 @@ class ExchangeCore:
         m = self.market(sym)
         if m is None:
             return self._reject(req, sym, None, FUND, Reject.UNKNOWN_SYMBOL)
-        fund = self.accounts[FUND]
+        fund = self.fund_of(m.index)
         fpos = fund.positions.get(m.index)
         if fpos is None or not fpos.qty:
-            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+            return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
         if not _is_int(price) or not 0 < price < MAX_UNITS or m.mark is None:
-            return self._reject(req, m.index, None, FUND, Reject.BAD_PRICE)
+            return self._reject(req, m.index, None, fund.id, Reject.BAD_PRICE)
         if policy not in ADL_POLICIES:
-            return self._reject(req, m.index, None, FUND, Reject.BAD_REQUEST)
-        if self.fund_equity() >= 0:
-            return self._reject(req, m.index, None, FUND, Reject.FUND_NOT_SHORT)
+            return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
+        if self.fund_equity(m.index) >= 0:
+            return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
         ordered = rank(self.adl_candidates(m.index, -fpos.qty), policy, rng)
         allocation = allocate(ordered, abs(fpos.qty))
         if not allocation:  # nobody on the other side to deleverage
-            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+            return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
         for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
             pos = acct.positions[m.index]
@@ -583,9 +624,9 @@ class ExchangeCore:
     def socialize(self, sym: int | str, policy: str) -> bool:
         """Spread the fund's deficit over traders, as the alternative last step to ADL.
 
-        Only while the fund is short (its equity at the marks below zero); the
-        deficit ``D`` is collected into the fund from accounts that hold a
-        position in ``sym``, so an account with no position never pays:
+        Only while the fund that covers ``sym`` is short (its equity at the marks
+        below zero); the deficit ``D`` is collected into that fund from accounts
+        that hold a position in ``sym``, so an account with no position never pays:
 
         * ``clawback`` (OKEx 2018): from accounts with an unrealized profit in
           ``sym``, pro rata to that profit, at most all of it; the profit is
@@ -601,23 +642,23 @@ class ExchangeCore:
         m = self.market(sym)
         if m is None:
             return self._reject(req, sym, None, FUND, Reject.UNKNOWN_SYMBOL)
+        fund = self.fund_of(m.index)
         if policy not in ("clawback", "oi_funding") or m.mark is None:
-            return self._reject(req, m.index, None, FUND, Reject.BAD_REQUEST)
-        deficit = -self.fund_equity()
+            return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
+        deficit = -self.fund_equity(m.index)
         if deficit <= 0:
-            return self._reject(req, m.index, None, FUND, Reject.FUND_NOT_SHORT)
+            return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
         payers: list[tuple[Account, Position, int]] = []
         for acct in self.accounts.values():
             pos = acct.positions.get(m.index)
-            if acct.id in (FUND, VAULT) or pos is None or not pos.qty:
+            if acct.id < 0 or pos is None or not pos.qty:  # the funds and the vault
                 continue
             weight = (pos.upnl(m.mark, m.k) if policy == "clawback" else abs(pos.qty))
             if weight > 0:
                 payers.append((acct, pos, weight))
         total = sum(w for _, _, w in payers)
         if total == 0:
-            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
-        fund = self.accounts[FUND]
+            return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
         collected = 0
         for acct, pos, weight in payers:
             share = -(-deficit * weight // total)
@@ -639,7 +680,7 @@ class ExchangeCore:
             fund.wallet += share
             self.events.append((ev.SOCIALIZED, m.index, acct.id, share, pos.qty))
         if not collected:
-            return self._reject(req, m.index, None, FUND, Reject.NO_POSITION)
+            return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
         return True
 
     def adl_candidates(self, sym: int, side_qty: int) -> list[Candidate]:
@@ -651,7 +692,7 @@ class ExchangeCore:
             return out
         for acct in self.accounts.values():
             pos = acct.positions.get(sym)
-            if acct.id in (FUND, VAULT) or pos is None or not pos.qty or (
+            if acct.id < 0 or pos is None or not pos.qty or (  # not the funds, the vault
                     (pos.qty > 0) != (side_qty > 0)):
                 continue
             bankrupt = bankruptcy_price_exact(pos.qty, pos.cost, m.k,

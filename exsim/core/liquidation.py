@@ -40,6 +40,29 @@ VAULT = -2
 providers): when the waterfall has a ``backstop`` step it takes positions over
 before the insurance fund, and holds them on its own capital."""
 
+SHARED, PER_SYMBOL = "shared", "per_symbol"
+FUND_SCOPES = (SHARED, PER_SYMBOL)
+"""Which insurance fund covers a symbol: one fund for every symbol (``shared``, Binance's
+common fund, dYdX v4's cross perps), or one fund per symbol (``per_symbol``: Binance's
+BTCUSDT and ETHUSDT in 2019, Bybit's isolated pools, dYdX's isolated perps; mechanics.md
+4.3)."""
+
+
+def fund_account(sym: int, scope: str = SHARED) -> int:
+    """The account id of the insurance fund that covers symbol ``sym`` (an index).
+
+    Every fund is an ordinary account with a negative id, like the vault: its wallet
+    is its cash, its positions those it took over, so conservation and the events
+    need no special case.  Shared: :data:`FUND` (-1) for every symbol.  Per symbol:
+    :data:`FUND` stays symbol 0's fund and the others count down below the vault,
+    ``VAULT - sym`` (-3 for symbol 1, -4 for symbol 2, ...).  Negative ids are the
+    exchange's own accounts (funds and vault): a trader's id is never negative
+    (:meth:`~exsim.core.engine.ExchangeCore.deposit` refuses one).
+    """
+    if scope not in FUND_SCOPES:
+        raise ValueError(f"fund scope must be one of {FUND_SCOPES}, got {scope!r}")
+    return FUND if scope == SHARED or sym == 0 else VAULT - sym
+
 
 FULL, TIERS, FRACTION = "full", "tiers", "fraction"
 MODES = (FULL, TIERS, FRACTION)

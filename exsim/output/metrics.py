@@ -5,71 +5,105 @@ leftover margin and bad debt it pays (``FUND``), takeovers that close part of
 a position it held (``LIQUIDATION``), its own fills (realized PnL minus fees),
 ADL executions (its realized PnL), socialized loss collected from traders, and
 funding on the positions it holds.
+
+With per-symbol funds (``funds``: the fund account behind each symbol, as
+:attr:`exsim.core.engine.ExchangeCore.fund_ids`), each fund is reconciled on its
+own: an event moves the fund named in it (a fill, takeover or funding payment of
+a fund account, a seed) or else the fund of its symbol (a fee, bad debt, an ADL
+execution, socialized loss).  The totals are the sum over the funds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, MARK, SOCIALIZED, Event
 from exsim.core.liquidation import FUND as FUND_ID
 
 
-def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
+def _fund_moves(e: Event, fund_of: Sequence[int] | None, house: frozenset[int]
+                ) -> tuple[int, int]:
+    """``(fund account, cash delta)`` of one event (delta 0: the funds do not move)."""
+    kind = e[0]
+    if kind == FUND:
+        fund = e[2] if e[2] in house else (FUND_ID if fund_of is None else fund_of[e[1]])
+        return fund, e[3]
+    if kind == FILL:
+        delta = 0
+        fund = FUND_ID
+        if e[5] in house:
+            fund = e[5]
+            delta += e[11] - e[9]
+        if e[8] in house:
+            fund = e[8]
+            delta += e[12] - e[10]
+        return fund, delta
+    if kind in (ADL, SOCIALIZED):
+        return (FUND_ID if fund_of is None else fund_of[e[1]]), (e[6] if kind == ADL else e[3])
+    if kind == FUNDING and e[2] in house:
+        return e[2], e[3]
+    if kind == LIQUIDATION and e[7] in house:
+        return e[7], e[8]  # the fund closing part of a position it held
+    return FUND_ID, 0
+
+
+def waterfall(log: list[tuple[int, Event]], cash_atom: float,
+              funds: Sequence[int] | None = None) -> dict[str, Any]:
     """Counts and amounts (quote currency) of the liquidation waterfall in a run's log.
 
-    ``insurance_fund.start`` is the fund after the setup at t = 0 (its seed);
-    ``min`` the lowest it went afterwards.
+    ``insurance_fund.start`` is the funds' total after the setup at t = 0 (their
+    seeds); ``min`` the lowest the total went afterwards.  ``funds`` maps each
+    fund account to the same figures for that fund alone (``end_atoms``: its cash
+    in atoms, to reconcile with its wallet).
     """
-    cash = 0
-    start: int | None = None
-    low: int | None = None
+    house = frozenset(funds) if funds is not None else frozenset((FUND_ID,))
+    cash = {f: 0 for f in (dict.fromkeys(funds) if funds is not None else (FUND_ID,))}
+    total = 0
+    start: dict[int, int] | None = None
+    low: dict[int, int] = {}
+    total_start = total_low = 0
     liquidations = adl_events = vault_takeovers = 0
     draws: list[int] = []
     contributions = socialized = from_flat = 0
     for at, e in log:
         if at > 0 and start is None:
-            start = low = cash
+            start, low = dict(cash), dict(cash)
+            total_start = total_low = total
         kind = e[0]
-        delta = 0
+        fund, delta = _fund_moves(e, funds, house)
         if kind == FUND:
-            delta = e[3]
-            if e[2] != FUND_ID:  # a liquidated account's leftover margin, or bad debt paid
+            if e[2] not in house:  # a liquidated account's leftover margin, or bad debt paid
                 if delta > 0:
                     contributions += delta
                 else:
                     draws.append(-delta)
         elif kind == FILL:
-            if e[5] == FUND_ID:
-                delta += e[11] - e[9]
-            if e[8] == FUND_ID:
-                delta += e[12] - e[10]
             if delta < 0:
                 draws.append(-delta)
             else:
                 contributions += delta
         elif kind == ADL:
             adl_events += 1
-            delta = e[6]
-        elif kind == FUNDING and e[2] == FUND_ID:
-            delta = e[3]
         elif kind == LIQUIDATION:
             liquidations += 1
-            if e[7] != FUND_ID:
+            if e[7] not in house:
                 vault_takeovers += 1
-            else:
-                delta = e[8]  # the fund closing part of a position it held
         elif kind == SOCIALIZED:
-            delta = e[3]
             socialized += e[3]
             if e[4] == 0:
                 from_flat += 1
-        cash += delta
-        if low is not None and cash < low:
-            low = cash
+        if delta:
+            cash[fund] += delta
+            total += delta
+            if start is not None:
+                if cash[fund] < low[fund]:
+                    low[fund] = cash[fund]
+                if total < total_low:
+                    total_low = total
     if start is None:
-        start = low = cash
-    assert low is not None
+        start, low = dict(cash), dict(cash)
+        total_start = total_low = total
     return {
         "liquidations": liquidations,
         "fund_draws": len(draws),
@@ -79,23 +113,32 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float) -> dict[str, Any]:
         "vault_takeovers": vault_takeovers,
         "socialized_loss": socialized * cash_atom,
         "socialized_from_flat": from_flat,
-        "insurance_fund": {"start": start * cash_atom, "end": cash * cash_atom,
-                           "min": low * cash_atom, "end_atoms": cash},
+        "insurance_fund": {"start": total_start * cash_atom, "end": total * cash_atom,
+                           "min": total_low * cash_atom, "end_atoms": total},
+        "funds": {f: {"start": start[f] * cash_atom, "end": cash[f] * cash_atom,
+                      "min": low[f] * cash_atom, "end_atoms": cash[f]} for f in cash},
     }
 
 
 def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
-           tick: list[float], lot: list[float]) -> dict[str, list[tuple[int, int, float]]]:
+           tick: list[float], lot: list[float], funds: Sequence[int] | None = None
+           ) -> dict[str, list[tuple[int, int, float]]]:
     """Time series for plots, as ``(time ns, sym, value)`` rows in quote units.
 
-    ``mark``, ``last`` (trade prices), ``fund`` (the fund's cash, sym -1), ``oi`` (open
-    interest in base units), ``fund_to_oi`` (fund cash over open-interest notional at
-    each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
-    (fund cash flows).
+    ``mark``, ``last`` (trade prices), ``fund`` (the funds' total cash, sym -1), ``oi``
+    (open interest in base units), ``fund_to_oi`` (that cash over open-interest notional
+    at each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
+    (fund cash flows); with per-symbol funds (``funds`` as in :func:`waterfall`, more
+    than one), also ``symbol_fund``: each symbol's fund's cash, under its symbol.
     """
-    out: dict[str, list[tuple[int, int, float]]] = {
-        name: [] for name in ("mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl",
-                              "draw", "contribution")}
+    names = ["mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl", "draw",
+             "contribution"]
+    per_symbol = funds is not None and len(set(funds)) > 1
+    if per_symbol:
+        names.append("symbol_fund")
+    out: dict[str, list[tuple[int, int, float]]] = {name: [] for name in names}
+    house = frozenset(funds) if funds is not None else frozenset((FUND_ID,))
+    fund_cash: dict[int, int] = {}
     positions: dict[tuple[int, int], int] = {}
     oi = [0] * len(k)
     marks: list[int | None] = [None] * len(k)
@@ -109,7 +152,6 @@ def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
 
     for at, e in log:
         kind = e[0]
-        delta = 0
         if kind == MARK:
             marks[e[1]] = e[2]
             out["mark"].append((at, e[1], e[2] * tick[e[1]]))
@@ -122,29 +164,26 @@ def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
             move(e[5], sym, dq)
             move(e[8], sym, -dq)
             out["last"].append((at, sym, price * tick[sym]))
-            if e[5] == FUND_ID:
-                delta += e[11] - e[9]
-            if e[8] == FUND_ID:
-                delta += e[12] - e[10]
         elif kind == LIQUIDATION:
             move(e[2], e[1], -e[3])
             move(e[7], e[1], e[3])
             out["liquidation"].append((at, e[1], 1.0))
-            if e[7] == FUND_ID:
-                delta = e[8]
         elif kind == ADL:
             move(e[2], e[1], -e[3])
-            move(FUND_ID, e[1], e[3])
+            move(FUND_ID if funds is None else funds[e[1]], e[1], e[3])
             out["adl"].append((at, e[1], 1.0))
-            delta = e[6]
-        elif kind in (FUND, SOCIALIZED) or (kind == FUNDING and e[2] == FUND_ID):
-            delta = e[3]
         if kind in (FILL, LIQUIDATION, ADL):
             out["oi"].append((at, e[1], oi[e[1]] * lot[e[1]]))
+        fund, delta = _fund_moves(e, funds, house)
         if delta:
             cash += delta
             out["fund"].append((at, -1, cash * cash_atom))
             if at > 0:
                 out["draw" if delta < 0 else "contribution"].append(
                     (at, -1, abs(delta) * cash_atom))
+            if per_symbol:
+                assert funds is not None
+                fund_cash[fund] = fund_cash.get(fund, 0) + delta
+                for sym in (s for s, f in enumerate(funds) if f == fund):
+                    out["symbol_fund"].append((at, sym, fund_cash[fund] * cash_atom))
     return out

@@ -29,7 +29,6 @@ import trio
 from exsim.agent import Agent, Context
 from exsim.config import AgentConfig, Config, ConfigError, load_config, parse_config
 from exsim.core.events import FIELDS, Event, Kind, as_dict
-from exsim.core.liquidation import FUND
 from exsim.sim import AgentLoadError, Simulation, check_agent_class, load_agent_class
 from exsim.testing.index import SteeredIndex, UsageError
 from exsim.timeunits import NS_PER_S
@@ -363,18 +362,21 @@ class SimExchange:
 
     @property
     def fund_balance(self) -> Decimal:
-        """The insurance fund's cash (quote currency)."""
-        return self.cash(self.core.fund.wallet)
+        """The insurance fund's cash (quote currency; with per-symbol funds, their total)."""
+        core = self.core
+        return self.cash(sum(core.accounts[f].wallet for f in core.funds))
 
     @property
     def fund_equity(self) -> Decimal:
-        """Its cash plus the PnL of positions it took over, at the marks."""
-        return self.cash(self.core.account_equity(FUND))
+        """Its cash plus the PnL of positions it took over, at the marks (per-symbol
+        funds: their total)."""
+        return self.cash(sum(self.core.account_equity(f) for f in self.core.funds))
 
     def invariants(self) -> dict[str, bool]:
         """The exchange's named checks (open interest balanced, cash conserved, ...)."""
         out = self.core.invariants()
-        out["fund_never_negative"] = self.core.fund.wallet >= 0
+        out["fund_never_negative"] = all(self.core.accounts[f].wallet >= 0
+                                         for f in self.core.funds)
         return out
 
     def assert_invariants(self) -> None:
