@@ -43,7 +43,7 @@ from exsim.core.accounts import (
     position_bankruptcy_price,
 )
 from exsim.core.adl import POLICIES as ADL_POLICIES
-from exsim.core.adl import Candidate, allocate, quantiles, rank
+from exsim.core.adl import Candidate, allocate, deleverage_queue, quantiles
 from exsim.core.book import INF, NO_FILLS, OrderBook
 from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
@@ -604,9 +604,9 @@ class ExchangeCore:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
         if self.fund_equity(m.index) >= 0:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
-        ordered = rank(self.adl_candidates(m.index, -fpos.qty), policy, rng)
+        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, rng)
         allocation = allocate(ordered, abs(fpos.qty))
-        if not allocation:  # nobody on the other side to deleverage
+        if not allocation:  # nobody on the other side (in profit, if ranked) to deleverage
             return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
         for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
