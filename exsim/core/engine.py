@@ -833,14 +833,21 @@ class ExchangeCore:
         sym = m.index
         taker_id = acct.id
         buy = side == BUY
+        per_ticklot = m.taker_per_ticklot, m.maker_per_ticklot
+        exact = None not in per_ticklot
+        taker_per, maker_per = per_ticklot
         filled = fees = 0
         trim: list[tuple[Account, Position]] | None = None
         for moid, _, price, q, macct_id in fills:
             filled += q
             pq = price * q
             notional = pq * k
-            tfee = -(-notional * taker_rate // PPM)  # charges rounded up, rebates down
-            mfee = -(-notional * maker_rate // PPM)
+            if exact:
+                tfee = pq * taker_per  # type: ignore[operator]
+                mfee = pq * maker_per  # type: ignore[operator]
+            else:
+                tfee = -(-notional * taker_rate // PPM)  # charges rounded up, rebates down
+                mfee = -(-notional * maker_rate // PPM)
             fees += tfee + mfee
             macct = accounts[macct_id]
             mpos = macct.positions[sym]

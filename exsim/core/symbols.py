@@ -91,6 +91,12 @@ def example_spec(name: str = "BTCUSDT") -> SymbolSpec:
     return SymbolSpec(name, contract, brackets_from_quote(contract, BINANCE_BTCUSDT_2021))
 
 
+def _whole_per_ticklot(k: int, rate: int) -> int | None:
+    """``k x rate / PPM`` if it is an integer (a negative rate divides exactly too), else None."""
+    q, r = divmod(k * rate, PPM)
+    return q if r == 0 else None
+
+
 class Market:
     """Live state of one symbol inside the engine (hot-path friendly plain attributes)."""
 
@@ -101,10 +107,12 @@ class Market:
         "index",
         "k",
         "maker_fee",
+        "maker_per_ticklot",
         "mark",
         "name",
         "spec",
         "taker_fee",
+        "taker_per_ticklot",
         "tier1_cap",
         "tier1_lev",
     )
@@ -120,6 +128,11 @@ class Market:
         self.tier1_lev = spec.brackets[0].max_leverage
         self.maker_fee = spec.maker_fee
         self.taker_fee = spec.taker_fee
+        # A fee is ceil(price x qty x k x rate / PPM) atoms.  When k x rate is a whole
+        # multiple of PPM (k = 10,000 and 0.05%: 5 atoms per tick-lot) that is one
+        # exact multiplication; these are then the atoms per tick-lot, else None.
+        self.taker_per_ticklot = _whole_per_ticklot(self.k, spec.taker_fee)
+        self.maker_per_ticklot = _whole_per_ticklot(self.k, spec.maker_fee)
         self.band = spec.market_band
         self.book = OrderBook()
         self.mark: int | None = None
