@@ -1077,7 +1077,32 @@ class ExchangeCore:
                 room -= leaves
 
     def cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
-        """Cancel a resting order of this account."""
+        """Cancel a resting order of this account.
+
+        The common request (int fields naming an order of this account) is
+        handled here; anything else goes through :meth:`_cancel`.
+        """
+        markets = self.markets
+        if (type(sym) is int and type(oid) is int and type(acct_id) is int
+                and 0 <= sym < len(markets)):
+            book = markets[sym].book
+            o = book.orders.get(oid)
+            if o is not None and o[1] == acct_id:  # an order rests only for a known account
+                side, price, leaves = o[2], o[3], o[4]
+                book.cancel(oid)
+                pos = self.accounts[acct_id].positions[sym]
+                if oid in pos.ro:  # _forget_resting, inline
+                    del pos.ro[oid]
+                elif side == BUY:
+                    pos.buy_open -= price * leaves
+                else:
+                    pos.sell_open -= price * leaves
+                self.events.append((CANCELLED, sym, oid, acct_id, leaves, _C_USER))
+                return True
+        return self._cancel(acct_id, sym, oid)
+
+    def _cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
+        """:meth:`cancel` for any request, every field checked."""
         markets = self.markets
         if type(sym) is int and 0 <= sym < len(markets):
             m = markets[sym]
