@@ -683,10 +683,10 @@ class ExchangeCore:
             k = m.k
             lev = pos.leverage
             after *= k
-            fee_rate = m.taker_per_ticklot
-            if not (after < m.tier1_cap and lev <= m.tier1_lev and fee_rate is not None
+            if not (after < m.tier1_cap and lev <= m.tier1_lev and m.fees_exact
                     and not pos.isolated and len(acct.positions) == 1
-                    and acct.wallet + qn * k - pos.cost >= -(-after // lev) + added * fee_rate):
+                    and acct.wallet + qn * k - pos.cost
+                    >= -(-after // lev) + added * m.taker_per_ticklot):
                 reason = self._risk_check(acct, pos, m, side, added, mark)
                 if reason is not None:
                     return self._reject(_SUBMIT, m.index, oid, acct.id, reason)
@@ -919,16 +919,15 @@ class ExchangeCore:
         of the core); isolated positions go through ``apply_trade`` itself.
         """
         k = m.k
-        maker_rate = m.maker_fee
-        taker_rate = m.taker_fee
-        accounts = self.accounts
-        append = self.events.append
         sym = m.index
         taker_id = acct.id
+        accounts = self.accounts
+        append = self.events.append
         buy = side == BUY
-        per_ticklot = m.taker_per_ticklot, m.maker_per_ticklot
-        exact = None not in per_ticklot
-        taker_per, maker_per = per_ticklot
+        exact = m.fees_exact
+        taker_per, maker_per = m.taker_per_ticklot, m.maker_per_ticklot
+        taker_rate, maker_rate = m.taker_fee, m.maker_fee
+        taker_isolated = pos.isolated
         filled = fees = 0
         trim: list[tuple[Account, Position]] | None = None
         for moid, _, price, q, macct_id in fills:
@@ -936,8 +935,8 @@ class ExchangeCore:
             pq = price * q
             notional = pq * k
             if exact:
-                tfee = pq * taker_per  # type: ignore[operator]
-                mfee = pq * maker_per  # type: ignore[operator]
+                tfee = pq * taker_per
+                mfee = pq * maker_per
             else:
                 tfee = -(-notional * taker_rate // PPM)  # charges rounded up, rebates down
                 mfee = -(-notional * maker_rate // PPM)
@@ -945,8 +944,13 @@ class ExchangeCore:
             macct = accounts[macct_id]
             mpos = macct.positions[sym]
             # taker: +q lots (buy) or -q, worth ``value`` atoms at this price
-            d, value = (q, notional) if buy else (-q, -notional)
-            if pos.isolated:
+            if buy:
+                d = q
+                value = notional
+            else:
+                d = -q
+                value = -notional
+            if taker_isolated:
                 acct.wallet -= tfee
                 treal = apply_trade(acct, pos, d, price, k)
             else:

@@ -91,12 +91,6 @@ def example_spec(name: str = "BTCUSDT") -> SymbolSpec:
     return SymbolSpec(name, contract, brackets_from_quote(contract, BINANCE_BTCUSDT_2021))
 
 
-def _whole_per_ticklot(k: int, rate: int) -> int | None:
-    """``k x rate / PPM`` if it is an integer (a negative rate divides exactly too), else None."""
-    q, r = divmod(k * rate, PPM)
-    return q if r == 0 else None
-
-
 class Market:
     """Live state of one symbol inside the engine (hot-path friendly plain attributes)."""
 
@@ -104,6 +98,7 @@ class Market:
         "band",
         "book",
         "brackets",
+        "fees_exact",
         "index",
         "k",
         "maker_fee",
@@ -129,10 +124,13 @@ class Market:
         self.maker_fee = spec.maker_fee
         self.taker_fee = spec.taker_fee
         # A fee is ceil(price x qty x k x rate / PPM) atoms.  When k x rate is a whole
-        # multiple of PPM (k = 10,000 and 0.05%: 5 atoms per tick-lot) that is one
-        # exact multiplication; these are then the atoms per tick-lot, else None.
-        self.taker_per_ticklot = _whole_per_ticklot(self.k, spec.taker_fee)
-        self.maker_per_ticklot = _whole_per_ticklot(self.k, spec.maker_fee)
+        # multiple of PPM for both fees (k = 10,000 at 0.05% and 0.02%: 5 and 2 atoms
+        # per tick-lot), it is one exact multiplication by these.
+        taker, taker_rest = divmod(self.k * spec.taker_fee, PPM)
+        maker, maker_rest = divmod(self.k * spec.maker_fee, PPM)
+        self.fees_exact = taker_rest == 0 and maker_rest == 0
+        self.taker_per_ticklot = taker
+        self.maker_per_ticklot = maker
         self.band = spec.market_band
         self.book = OrderBook()
         self.mark: int | None = None
