@@ -630,91 +630,89 @@ class ExchangeCore:
 
         The common request (int fields, a GTC limit or a market order, not
         reduce-only, the exchange's STP mode, from an account that already has
-        the symbol) is recognised here and placed by :meth:`_place`; anything
-        else, including every refusal except a margin one, goes through
-        :meth:`_submit`, which checks each field the careful way.  Both emit the
-        same events for the same request.
+        the symbol) is placed right here, written out flat because this is the
+        core's hottest call; anything else, including every refusal except a
+        margin one, goes through :meth:`_submit`, which checks each field the
+        careful way.  Both emit the same events for the same request.  The
+        pre-trade check is written out for the two outcomes that decide almost
+        every order (exposure does not grow; one cross position in the first
+        bracket with enough equity), which accept exactly when
+        :meth:`_risk_check` would; any other case asks it.
         """
         markets = self.markets
-        # ``is`` with the defaults: the common call passes none of these
-        if (stp is None and tif is GTC and reduce_only is False and type(sym) is int
-                and type(acct_id) is int and type(oid) is int and type(side) is int
-                and type(qty) is int and 0 <= sym < len(markets) and oid >= 0
-                and 0 <= side <= 1 and 0 < qty < MAX_UNITS):
+        # ``is`` compares with the defaults (the common call passes none of these),
+        # and with the cached ints 0 and 1: an int side, never a bool or an IntEnum
+        if (stp is None and tif is GTC and reduce_only is False
+                and (side is BUY or side is SELL) and type(sym) is int
+                and type(acct_id) is int and type(oid) is int and type(qty) is int
+                and 0 <= sym < len(markets) and oid >= 0 and 0 < qty < MAX_UNITS):
             m = markets[sym]
-            acct = self.accounts.get(acct_id)
+            book = m.book
             mark = m.mark
-            if acct is not None and mark is not None and oid not in m.book.orders:
+            acct = self.accounts.get(acct_id)
+            if acct is not None and mark is not None and oid not in book.orders:
                 pos = acct.positions.get(sym)
-                if pos is None:
-                    pass
-                elif order_type is LIMIT:
-                    if type(price) is int and 0 < price < MAX_UNITS:
-                        return self._place(m, acct, pos, mark, oid, side, qty, price, price, True)
+                gtc = order_type is LIMIT
+                if gtc and type(price) is int and 0 < price < MAX_UNITS:
+                    limit = check = price
                 elif order_type is MARKET:
-                    limit, check = self._market_limits(m, m.book, side, qty, mark)
-                    return self._place(m, acct, pos, mark, oid, side, qty, limit, check, False)
+                    limit, check = self._market_limits(m, book, side, qty, mark)
+                else:
+                    pos = None
+                if pos is not None:
+                    if side and book.best_bid > check:
+                        check = book.best_bid  # a crossing sell fills at the bids
+                    # -- pre-trade risk ------------------------------------------------
+                    added = check * qty
+                    qn = pos.qty * mark
+                    if side:
+                        after = pos.sell_open - qn + added
+                        grows = after > qn + pos.buy_open
+                    else:
+                        after = qn + pos.buy_open + added
+                        grows = after > pos.sell_open - qn
+                    if grows:
+                        # cross, alone in the account: available >= need reduces to
+                        # wallet + uPnL >= IM(after) + taker fee (IM before cancels out)
+                        k = m.k
+                        lev = pos.leverage
+                        after *= k
+                        if not (after < m.tier1_cap and lev <= m.tier1_lev and m.fees_exact
+                                and not pos.isolated and len(acct.positions) == 1
+                                and acct.wallet + qn * k - pos.cost
+                                >= -(-after // lev) + added * m.taker_per_ticklot):
+                            reason = self._risk_check(acct, pos, m, side, added, mark)
+                            if reason is not None:
+                                return self._reject(_SUBMIT, sym, oid, acct_id, reason)
+                    # -- accepted ------------------------------------------------------
+                    stp = self.stp_default
+                    flags = stp << 2
+                    events = self.events
+                    if gtc:
+                        events.append((ACCEPTED, sym, oid, acct_id, side, limit, qty, LIMIT, GTC,
+                                       flags))
+                        fills = book.limit(oid, side, limit, qty, acct_id, stp, flags)
+                    else:
+                        events.append((ACCEPTED, sym, oid, acct_id, side, 0, qty, MARKET, GTC,
+                                       flags))
+                        fills = book.ioc(oid, side, limit, qty, acct_id, stp)
+                    if book.stp_cancelled:
+                        self._stp_makers(m)
+                    rested = book.rested
+                    if rested:
+                        if side:
+                            pos.sell_open += limit * rested
+                        else:
+                            pos.buy_open += limit * rested
+                        if rested == qty:  # no fills: the common resting order
+                            return True
+                    filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
+                    left = qty - filled - rested
+                    if left:
+                        events.append((CANCELLED, sym, oid, acct_id, left,
+                                       _C_STP_TAKER if gtc or book.stp_stopped else _C_IOC))
+                    return True
         return self._submit(acct_id, sym, oid, side, qty, price, order_type, tif, reduce_only, stp)
-
-    def _place(self, m: Market, acct: Account, pos: Position, mark: int, oid: int, side: int,
-               qty: int, limit: int, check: int, gtc: bool) -> bool:
-        """Place a GTC limit (``gtc``) or a market order that :meth:`submit` found well-formed.
-
-        ``limit`` is its price (a market order's protection limit), ``check`` the
-        price its margin is judged at.  The pre-trade check is written out for the
-        two outcomes that decide almost every order (exposure does not grow; one
-        cross position in the first bracket with enough equity), which accept
-        exactly when :meth:`_risk_check` would; any other case asks it.
-        """
-        book = m.book
-        if side == SELL and book.best_bid > check:
-            check = book.best_bid  # a crossing sell fills at the bids, above its limit
-        added = check * qty
-        qn = pos.qty * mark
-        if side == BUY:
-            after = qn + pos.buy_open + added
-            grows = after > pos.sell_open - qn
-        else:
-            after = pos.sell_open - qn + added
-            grows = after > qn + pos.buy_open
-        if grows:
-            # cross, alone in the account: available >= need reduces to
-            # wallet + uPnL >= IM(after) + taker fee (the IM before cancels out)
-            k = m.k
-            lev = pos.leverage
-            after *= k
-            if not (after < m.tier1_cap and lev <= m.tier1_lev and m.fees_exact
-                    and not pos.isolated and len(acct.positions) == 1
-                    and acct.wallet + qn * k - pos.cost
-                    >= -(-after // lev) + added * m.taker_per_ticklot):
-                reason = self._risk_check(acct, pos, m, side, added, mark)
-                if reason is not None:
-                    return self._reject(_SUBMIT, m.index, oid, acct.id, reason)
-        # -- accepted ----------------------------------------------------------------
-        sym = m.index
-        aid = acct.id
-        stp = self.stp_default
-        events = self.events
-        if gtc:
-            events.append((ACCEPTED, sym, oid, aid, side, limit, qty, LIMIT, GTC, stp << 2))
-            fills = book.limit(oid, side, limit, qty, aid, stp, stp << 2)
-        else:
-            events.append((ACCEPTED, sym, oid, aid, side, 0, qty, MARKET, GTC, stp << 2))
-            fills = book.ioc(oid, side, limit, qty, aid, stp)
-        if book.stp_cancelled:
-            self._stp_makers(m)
-        rested = book.rested
-        filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
-        if rested:
-            if side == BUY:
-                pos.buy_open += limit * rested
-            else:
-                pos.sell_open += limit * rested
-        left = qty - filled - rested
-        if left:
-            events.append((CANCELLED, sym, oid, aid, left,
-                           _C_STP_TAKER if gtc or book.stp_stopped else _C_IOC))
-        return True
 
     def _submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
                 price: int | Decimal | None, order_type: int, tif: int, reduce_only: bool,
