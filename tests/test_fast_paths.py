@@ -7,7 +7,9 @@ cores take the same requests, one through the public methods and one straight
 through the careful ones, and must emit the same events and reach the same
 state after every step.  Wallets are small and fees are both whole atoms per
 tick-lot (0.05% / 0.02%) and not (0.0333% / -0.0033%), so the margin checks
-decide at their boundary; every self-trade prevention mode is drawn.
+decide at their boundary; every self-trade prevention mode is drawn.  Last,
+the cross-margin clearing that ``ExchangeCore._clear`` writes out inline is
+replayed fill by fill through ``clearing.apply_trade``.
 """
 
 from __future__ import annotations
@@ -194,3 +196,69 @@ def test_margin_edge(exact: bool, qty: int, entry: int, buy_open: int, sell_open
     assert snapshot(fast) == snapshot(careful)
     if after > before and nudge < 0 and after < m.tier1_cap and margin is None and other is None:
         assert fast.events[0][0] == 2  # refused: one atom short is short
+
+
+class ClearingVersusApplyTrade(RuleBasedStateMachine):
+    """``_clear`` settles cross positions inline; replay every FILL through ``apply_trade``.
+
+    Shadow accounts take each fill's fees and ``apply_trade`` on both sides; the
+    realized PnL in the event and every wallet and position must match.
+    Account 3 is isolated, so both branches run; self-trades are allowed.
+    """
+
+    @initialize(exact=st.booleans())
+    def setup(self, exact: bool) -> None:
+        from exsim.core.accounts import Account, Position
+        from exsim.core.orders import STP_NONE
+
+        fees = {} if exact else {"taker_fee": 333, "maker_fee": -33}
+        self.core = ExchangeCore([spec(**fees)], stp=STP_NONE)
+        self.core.set_mark(0, px(30000))
+        self.shadow: dict[int, Account] = {}
+        for a in ACCOUNTS:
+            self.core.deposit(a, usd(10**7))
+            self.shadow[a] = Account(a, usd(10**7))
+            self.shadow[a].positions[0] = Position(0, 10, isolated=a == 3)
+        self.core.set_margin_mode(3, 0, True)
+        self.core.events.clear()
+        self.next_oid = 0
+
+    @rule(a=accts, side=sides, qty=st.integers(1, 50), off=st.integers(-20, 20),
+          market=st.booleans())
+    def order(self, a: int, side: int, qty: int, off: int, market: bool) -> None:
+        from exsim.core.clearing import apply_trade
+        from exsim.core.events import FILL
+
+        self.next_oid += 1
+        if market:
+            self.core.submit(a, 0, self.next_oid, side, qty, None, MARKET)
+        else:
+            self.core.submit(a, 0, self.next_oid, side, qty, px(30000) + off * 10)
+        k = self.core.markets[0].k
+        for e in self.core.events:
+            if e[0] != FILL:
+                continue
+            _, _, price, q, _, taker, tside, _, maker, tfee, mfee, treal, mreal = e
+            dq = q if tside == 0 else -q
+            t, mk = self.shadow[taker], self.shadow[maker]
+            t.wallet -= tfee
+            mk.wallet -= mfee
+            assert apply_trade(t, t.positions[0], dq, price, k) == treal
+            assert apply_trade(mk, mk.positions[0], -dq, price, k) == mreal
+        self.core.events.clear()
+
+    @invariant()
+    def same_positions_and_wallets(self) -> None:
+        if not hasattr(self, "core"):
+            return
+        for a, shadow in self.shadow.items():
+            acct = self.core.accounts[a]
+            pos, spos = acct.positions.get(0), shadow.positions[0]
+            assert acct.wallet == shadow.wallet
+            if pos is not None:
+                assert (pos.qty, pos.cost, pos.margin) == (spos.qty, spos.cost, spos.margin)
+
+
+ClearingVersusApplyTrade.TestCase.settings = settings(max_examples=100, stateful_step_count=60,
+                                                      deadline=None)
+TestClearingVersusApplyTrade = ClearingVersusApplyTrade.TestCase
