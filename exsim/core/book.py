@@ -11,10 +11,19 @@ Why it looks the way it does (every choice measured, see docs/performance.md):
   (indices :data:`OID` ... :data:`FLAGS`), not an object: building a list costs
   about a quarter of a slots object with an ``__init__``, and the book builds one
   per resting order.
-* Each side is a dict ``price -> deque of orders`` plus a plain sorted list of
-  its prices with the best price *last* (asks are stored negated), so creating
-  or removing a level near the touch is a C-level ``insort``/``pop`` at the end
+* Each side is a dict ``price -> Level`` plus a plain sorted list of its
+  prices with the best price *last* (asks are stored negated), so creating or
+  removing a level near the touch is a C-level ``insort``/``pop`` at the end
   of a short list instead of a ``SortedDict`` insertion.
+* A :class:`Level` is an ``OrderedDict`` ``oid -> order`` in time priority,
+  not a deque: a cancel is an O(1) ``del`` where ``deque.remove`` compared its
+  way through half the level (levels hold ~90 orders on the benchmark stream;
+  the book went from the reference's speed to ~1.3x it).  Matching walks the
+  level's values and deletes the orders it used up once it stops.  A plain
+  dict is ~10% faster still, but finding its first entry scans past every
+  entry deleted since its last resize: draining a deep level one small taker
+  at a time became quadratic (14 us per taker at 80,000 orders, against
+  0.5 us here and 0.4 us with a deque).
 * The touch (``best_bid``/``best_ask``) is cached; a non-marketable limit order
   costs one comparison plus a dict get.
 * A fill is a tuple ``(maker_oid, taker_oid, price, qty, maker_acct)``: the
@@ -31,7 +40,8 @@ by self-trade prevention).  Everything else about an order's fate follows from
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Final, TypeAlias
 
 from exsim.core.orders import (
@@ -61,6 +71,20 @@ NO_FILLS: Final[list[Fill]] = []
 """Shared empty result for calls that trade nothing.  Never mutate it."""
 
 
+class Level(OrderedDict[int, BookOrder]):
+    """One price level: order id -> resting order, oldest first.
+
+    A FIFO queue with an O(1) cancel (see the module docstring).  Iterating a
+    level yields its orders, oldest first, as iterating a queue would; the book
+    itself walks ``values()``.
+    """
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[BookOrder]:  # type: ignore[override]
+        return iter(self.values())
+
+
 class OrderBook:
     """One symbol's book.  All methods are synchronous and do no I/O."""
 
@@ -78,8 +102,8 @@ class OrderBook:
     )
 
     def __init__(self) -> None:
-        self.bids: dict[int, deque[BookOrder]] = {}
-        self.asks: dict[int, deque[BookOrder]] = {}
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
         self.bid_prices: list[int] = []  # ascending: best bid last
         self.ask_prices: list[int] = []  # negated asks, ascending: best ask is -last
         self.orders: dict[int, BookOrder] = {}
@@ -92,8 +116,10 @@ class OrderBook:
     # ------------------------------------------------------------------ queries
     def depth(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels a side as ``(price, total lots)``, best first."""
-        bids = [(p, sum(o[LEAVES] for o in self.bids[p])) for p in self.bid_prices[: -n - 1 : -1]]
-        asks = [(-p, sum(o[LEAVES] for o in self.asks[-p])) for p in self.ask_prices[: -n - 1 : -1]]
+        bids = [(p, sum(o[LEAVES] for o in self.bids[p].values()))
+                for p in self.bid_prices[: -n - 1 : -1]]
+        asks = [(-p, sum(o[LEAVES] for o in self.asks[-p].values()))
+                for p in self.ask_prices[: -n - 1 : -1]]
         return bids, asks
 
     def sweep_price(self, side: int, qty: int) -> int | None:
@@ -105,7 +131,7 @@ class OrderBook:
         price = None
         for key in reversed(prices):
             price = sign * key
-            qty -= sum(o[LEAVES] for o in levels[price])
+            qty -= sum(o[LEAVES] for o in levels[price].values())
             if qty <= 0:
                 break
         return price
@@ -129,7 +155,7 @@ class OrderBook:
             p = sign * key
             if (p > price) if side == BUY else (p < price):
                 return False
-            for o in levels[p]:
+            for o in levels[p].values():
                 if stp and o[ACCT] == acct:
                     if stp == STP_CANCEL_MAKER:
                         continue
@@ -150,18 +176,19 @@ class OrderBook:
         asks = self.asks
         orders = self.orders
         prices = self.ask_prices
-        stopped = False
+        stopped = False  # by self-trade prevention
         while qty and self.best_ask <= limit:
             price = self.best_ask
             q = asks[price]
-            while q:
-                o = q[0]
+            gone: list[int] = []  # the orders that left the front of the level
+            for o in q.values():
+                moid = o[0]
                 if stp and o[1] == acct:
                     if stp == STP_CANCEL_TAKER:
                         stopped = True
                         break
-                    q.popleft()
-                    del orders[o[0]]
+                    gone.append(moid)
+                    del orders[moid]
                     self.stp_cancelled.append(o)
                     if stp == STP_CANCEL_BOTH:
                         stopped = True
@@ -170,22 +197,29 @@ class OrderBook:
                 oq = o[4]
                 if oq <= qty:
                     qty -= oq
-                    fills.append((o[0], taker, price, oq, o[1]))
-                    q.popleft()
-                    del orders[o[0]]
+                    fills.append((moid, taker, price, oq, o[1]))
+                    gone.append(moid)
+                    del orders[moid]
                     if not qty:
                         break
                 else:
                     o[4] = oq - qty
-                    fills.append((o[0], taker, price, qty, o[1]))
+                    fills.append((moid, taker, price, qty, o[1]))
                     qty = 0
                     break
+            else:  # the whole level went: on to the next one
+                del asks[price]
+                prices.pop()
+                self.best_ask = -prices[-1] if prices else INF
+                continue
+            # the taker ended at this level: filled, or stopped by STP
+            for moid in gone:
+                del q[moid]
             if not q:
                 del asks[price]
                 prices.pop()
                 self.best_ask = -prices[-1] if prices else INF
-            if stopped:
-                return ~qty
+            return ~qty if stopped else qty
         return qty
 
     def _take_bids(self, taker: int, acct: int, qty: int, limit: int, stp: int,
@@ -194,18 +228,19 @@ class OrderBook:
         bids = self.bids
         orders = self.orders
         prices = self.bid_prices
-        stopped = False
+        stopped = False  # by self-trade prevention
         while qty and self.best_bid >= limit:
             price = self.best_bid
             q = bids[price]
-            while q:
-                o = q[0]
+            gone: list[int] = []  # the orders that left the front of the level
+            for o in q.values():
+                moid = o[0]
                 if stp and o[1] == acct:
                     if stp == STP_CANCEL_TAKER:
                         stopped = True
                         break
-                    q.popleft()
-                    del orders[o[0]]
+                    gone.append(moid)
+                    del orders[moid]
                     self.stp_cancelled.append(o)
                     if stp == STP_CANCEL_BOTH:
                         stopped = True
@@ -214,50 +249,56 @@ class OrderBook:
                 oq = o[4]
                 if oq <= qty:
                     qty -= oq
-                    fills.append((o[0], taker, price, oq, o[1]))
-                    q.popleft()
-                    del orders[o[0]]
+                    fills.append((moid, taker, price, oq, o[1]))
+                    gone.append(moid)
+                    del orders[moid]
                     if not qty:
                         break
                 else:
                     o[4] = oq - qty
-                    fills.append((o[0], taker, price, qty, o[1]))
+                    fills.append((moid, taker, price, qty, o[1]))
                     qty = 0
                     break
+            else:  # the whole level went: on to the next one
+                del bids[price]
+                prices.pop()
+                self.best_bid = prices[-1] if prices else -INF
+                continue
+            # the taker ended at this level: filled, or stopped by STP
+            for moid in gone:
+                del q[moid]
             if not q:
                 del bids[price]
                 prices.pop()
                 self.best_bid = prices[-1] if prices else -INF
-            if stopped:
-                return ~qty
+            return ~qty if stopped else qty
         return qty
 
     def _rest(self, o: BookOrder) -> None:
         """Put an order at the back of its price level."""
+        oid = o[OID]
         price = o[PRICE]
-        self.orders[o[OID]] = o
+        self.orders[oid] = o
         if o[SIDE] == BUY:
             q = self.bids.get(price)
             if q is None:
-                self.bids[price] = deque((o,))
+                q = self.bids[price] = Level()
                 if price > self.best_bid:
                     self.bid_prices.append(price)
                     self.best_bid = price
                 else:
                     insort(self.bid_prices, price)
-            else:
-                q.append(o)
+            q[oid] = o
         else:
             q = self.asks.get(price)
             if q is None:
-                self.asks[price] = deque((o,))
+                q = self.asks[price] = Level()
                 if price < self.best_ask:
                     self.ask_prices.append(-price)
                     self.best_ask = price
                 else:
                     insort(self.ask_prices, -price)
-            else:
-                q.append(o)
+            q[oid] = o
 
     # ------------------------------------------------------------------ order entry
     def limit(self, oid: int, side: int, price: int, qty: int, acct: int = 0,
@@ -280,14 +321,13 @@ class OrderBook:
             self.orders[oid] = o
             q = self.bids.get(price)
             if q is None:
-                self.bids[price] = deque((o,))
+                q = self.bids[price] = Level()
                 if price > self.best_bid:
                     self.bid_prices.append(price)
                     self.best_bid = price
                 else:
                     insort(self.bid_prices, price)
-            else:
-                q.append(o)
+            q[oid] = o
         else:
             if price <= self.best_bid:
                 fills = []
@@ -301,14 +341,13 @@ class OrderBook:
             self.orders[oid] = o
             q = self.asks.get(price)
             if q is None:
-                self.asks[price] = deque((o,))
+                q = self.asks[price] = Level()
                 if price < self.best_ask:
                     self.ask_prices.append(-price)
                     self.best_ask = price
                 else:
                     insort(self.ask_prices, -price)
-            else:
-                q.append(o)
+            q[oid] = o
         self.rested = qty
         return fills
 
@@ -366,7 +405,7 @@ class OrderBook:
         price = o[PRICE]
         if o[SIDE] == BUY:
             q = self.bids[price]
-            q.remove(o)
+            del q[o[OID]]
             if not q:
                 del self.bids[price]
                 prices = self.bid_prices
@@ -377,7 +416,7 @@ class OrderBook:
                     del prices[bisect_left(prices, price)]
         else:
             q = self.asks[price]
-            q.remove(o)
+            del q[o[OID]]
             if not q:
                 del self.asks[price]
                 prices = self.ask_prices

@@ -56,6 +56,9 @@ def apply_trade(acct: Account, pos: Position, dq: int, price: int, k: int) -> in
     wallet the share of margin that the closed lots held (all of it on close;
     a negative remainder on close is absorbed by the wallet until the
     liquidation engine takes bankruptcies over).
+
+    ``ExchangeCore._clear`` writes the cross-margin branch out inline for speed
+    (``tests/test_fast_paths.py`` and the core's stateful tests hold it to this).
     """
     q = pos.qty
     if q == 0 or (q > 0) == (dq > 0):

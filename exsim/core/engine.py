@@ -75,6 +75,7 @@ from exsim.core.orders import (
     GTC,
     IOC,
     LIMIT,
+    MARKET,
     POST_ONLY,
     SELL,
     STP_CANCEL_TAKER,
@@ -723,7 +724,97 @@ class ExchangeCore:
         within the symbol's price band around the mark.  ``tif`` is GTC, IOC,
         FOK or POST_ONLY (limit orders only).  ``stp`` defaults to the exchange's
         self-trade prevention mode.
+
+        The common request (int fields, a GTC limit or a market order, not
+        reduce-only, the exchange's STP mode, from an account that already has
+        the symbol) is placed right here, written out flat because this is the
+        core's hottest call; anything else, including every refusal except a
+        margin one, goes through :meth:`_submit`, which checks each field the
+        careful way.  Both emit the same events for the same request.  The
+        pre-trade check is written out for the two outcomes that decide almost
+        every order (exposure does not grow; one cross position in the first
+        bracket with enough equity), which accept exactly when
+        :meth:`_risk_check` would; any other case asks it.
         """
+        markets = self.markets
+        # ``is`` compares with the defaults (the common call passes none of these),
+        # and with the cached ints 0 and 1: an int side, never a bool or an IntEnum
+        if (stp is None and tif is GTC and reduce_only is False
+                and (side is BUY or side is SELL) and type(sym) is int
+                and type(acct_id) is int and type(oid) is int and type(qty) is int
+                and 0 <= sym < len(markets) and oid >= 0 and 0 < qty < MAX_UNITS):
+            m = markets[sym]
+            book = m.book
+            mark = m.mark
+            acct = self.accounts.get(acct_id)
+            if acct is not None and mark is not None and oid not in book.orders:
+                pos = acct.positions.get(sym)
+                gtc = order_type is LIMIT
+                if gtc and type(price) is int and 0 < price < MAX_UNITS:
+                    limit = check = price
+                elif order_type is MARKET:
+                    limit, check = self._market_limits(m, book, side, qty, mark)
+                else:
+                    pos = None
+                if pos is not None:
+                    if side and book.best_bid > check:
+                        check = book.best_bid  # a crossing sell fills at the bids
+                    # -- pre-trade risk ------------------------------------------------
+                    added = check * qty
+                    qn = pos.qty * mark
+                    if side:
+                        after = pos.sell_open - qn + added
+                        grows = after > qn + pos.buy_open
+                    else:
+                        after = qn + pos.buy_open + added
+                        grows = after > pos.sell_open - qn
+                    if grows:
+                        # cross, alone in the account: available >= need reduces to
+                        # wallet + uPnL >= IM(after) + taker fee (IM before cancels out)
+                        k = m.k
+                        lev = pos.leverage
+                        after *= k
+                        if not (after < m.tier1_cap and lev <= m.tier1_lev and m.fees_exact
+                                and not pos.isolated and len(acct.positions) == 1
+                                and acct.wallet + qn * k - pos.cost
+                                >= -(-after // lev) + added * m.taker_per_ticklot):
+                            reason = self._risk_check(acct, pos, m, side, added, mark)
+                            if reason is not None:
+                                return self._reject(_SUBMIT, sym, oid, acct_id, reason)
+                    # -- accepted ------------------------------------------------------
+                    stp = self.stp_default
+                    flags = stp << 2
+                    events = self.events
+                    if gtc:
+                        events.append((ACCEPTED, sym, oid, acct_id, side, limit, qty, LIMIT, GTC,
+                                       flags))
+                        fills = book.limit(oid, side, limit, qty, acct_id, stp, flags)
+                    else:
+                        events.append((ACCEPTED, sym, oid, acct_id, side, 0, qty, MARKET, GTC,
+                                       flags))
+                        fills = book.ioc(oid, side, limit, qty, acct_id, stp)
+                    if book.stp_cancelled:
+                        self._stp_makers(m)
+                    rested = book.rested
+                    if rested:
+                        if side:
+                            pos.sell_open += limit * rested
+                        else:
+                            pos.buy_open += limit * rested
+                        if rested == qty:  # no fills: the common resting order
+                            return True
+                    filled = self._clear(m, acct, pos, oid, side, fills) if fills else 0
+                    left = qty - filled - rested
+                    if left:
+                        events.append((CANCELLED, sym, oid, acct_id, left,
+                                       _C_STP_TAKER if gtc or book.stp_stopped else _C_IOC))
+                    return True
+        return self._submit(acct_id, sym, oid, side, qty, price, order_type, tif, reduce_only, stp)
+
+    def _submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
+                price: int | Decimal | None, order_type: int, tif: int, reduce_only: bool,
+                stp: int | None) -> bool:
+        """:meth:`submit` for any request: every field checked, every order type."""
         # -- shape: one test for the common all-int request, a careful one otherwise
         if stp is None:
             stp = self.stp_default
@@ -916,46 +1007,106 @@ class ExchangeCore:
 
     def _clear(self, m: Market, acct: Account, pos: Position, oid: int, side: int,
                fills: list[tuple[int, int, int, int, int]]) -> int:
-        """Settle a taker's fills: positions, PnL, fees, makers' open orders.  Returns lots."""
+        """Settle a taker's fills: positions, PnL, fees, makers' open orders.  Returns lots.
+
+        A cross position's trade is :func:`~exsim.core.clearing.apply_trade` written
+        out inline (the same arithmetic, two calls fewer per fill, the hottest loop
+        of the core); isolated positions go through ``apply_trade`` itself.
+        """
         k = m.k
-        maker_rate = m.maker_fee
-        taker_rate = m.taker_fee
-        accounts = self.accounts
-        append = self.events.append
         sym = m.index
         taker_id = acct.id
-        dq = 1 if side == BUY else -1
+        accounts = self.accounts
+        append = self.events.append
+        buy = side == BUY
+        exact = m.fees_exact
+        taker_per, maker_per = m.taker_per_ticklot, m.maker_per_ticklot
+        taker_rate, maker_rate = m.taker_fee, m.maker_fee
+        taker_isolated = pos.isolated
         filled = fees = 0
         trim: list[tuple[Account, Position]] | None = None
         for moid, _, price, q, macct_id in fills:
             filled += q
-            notional = price * q * k
-            tfee = -(-notional * taker_rate // PPM)  # rounded up
-            mfee = (-(-notional * maker_rate // PPM) if maker_rate >= 0
-                    else -(notional * -maker_rate // PPM))  # charge up, rebate down
+            pq = price * q
+            notional = pq * k
+            if exact:
+                tfee = pq * taker_per
+                mfee = pq * maker_per
+            else:
+                tfee = -(-notional * taker_rate // PPM)  # charges rounded up, rebates down
+                mfee = -(-notional * maker_rate // PPM)
             fees += tfee + mfee
-            acct.wallet -= tfee
             macct = accounts[macct_id]
             mpos = macct.positions[sym]
-            macct.wallet -= mfee
+            # taker: +q lots (buy) or -q, worth ``value`` atoms at this price
+            if buy:
+                d = q
+                value = notional
+            else:
+                d = -q
+                value = -notional
+            if taker_isolated:
+                acct.wallet -= tfee
+                treal = apply_trade(acct, pos, d, price, k)
+            else:
+                q0 = pos.qty
+                nq = q0 + d
+                if q0 * d >= 0:  # open or add
+                    pos.qty = nq
+                    pos.cost += value
+                    treal = 0
+                    acct.wallet -= tfee
+                elif nq * q0 >= 0:  # reduce or close
+                    removed = pos.cost if nq == 0 else -((pos.cost * d) // q0)
+                    treal = -value - removed
+                    pos.qty = nq
+                    pos.cost -= removed
+                    acct.wallet += treal - tfee
+                else:  # flip
+                    treal = q0 * price * k - pos.cost
+                    pos.qty = nq
+                    pos.cost = nq * price * k
+                    acct.wallet += treal - tfee
+            # maker: the opposite trade
+            if mpos.isolated:
+                macct.wallet -= mfee
+                mreal = apply_trade(macct, mpos, -d, price, k)
+            else:
+                q0 = mpos.qty
+                nq = q0 - d
+                if q0 * d <= 0:
+                    mpos.qty = nq
+                    mpos.cost -= value
+                    mreal = 0
+                    macct.wallet -= mfee
+                elif nq * q0 >= 0:
+                    removed = mpos.cost if nq == 0 else -((mpos.cost * -d) // q0)
+                    mreal = value - removed
+                    mpos.qty = nq
+                    mpos.cost -= removed
+                    macct.wallet += mreal - mfee
+                else:
+                    mreal = q0 * price * k - mpos.cost
+                    mpos.qty = nq
+                    mpos.cost = nq * price * k
+                    macct.wallet += mreal - mfee
             append((FILL, sym, price, q, oid, taker_id, side, moid, macct_id, tfee, mfee,
-                    apply_trade(acct, pos, dq * q, price, k),
-                    apply_trade(macct, mpos, -dq * q, price, k)))
+                    treal, mreal))
             if mpos.ro:
                 if moid in mpos.ro:
                     if moid not in m.book.orders:
                         del mpos.ro[moid]
-                elif side == BUY:
-                    mpos.sell_open -= price * q
+                elif buy:
+                    mpos.sell_open -= pq
                 else:
-                    mpos.buy_open -= price * q
+                    mpos.buy_open -= pq
                 if trim is None:
                     trim = []
                 trim.append((macct, mpos))
-            elif side == BUY:
-                mpos.sell_open -= price * q
+            elif buy:
+                mpos.sell_open -= pq
             else:
-                mpos.buy_open -= price * q
+                mpos.buy_open -= pq
             if macct.wallet < 0:
                 self._cover_bad_debt(sym, macct)
         self.ledger.fee_pool += fees
@@ -1025,7 +1176,32 @@ class ExchangeCore:
                 room -= leaves
 
     def cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
-        """Cancel a resting order of this account."""
+        """Cancel a resting order of this account.
+
+        The common request (int fields naming an order of this account) is
+        handled here; anything else goes through :meth:`_cancel`.
+        """
+        markets = self.markets
+        if (type(sym) is int and type(oid) is int and type(acct_id) is int
+                and 0 <= sym < len(markets)):
+            book = markets[sym].book
+            o = book.orders.get(oid)
+            if o is not None and o[1] == acct_id:  # an order rests only for a known account
+                side, price, leaves = o[2], o[3], o[4]
+                book.cancel(oid)
+                pos = self.accounts[acct_id].positions[sym]
+                if oid in pos.ro:  # _forget_resting, inline
+                    del pos.ro[oid]
+                elif side == BUY:
+                    pos.buy_open -= price * leaves
+                else:
+                    pos.sell_open -= price * leaves
+                self.events.append((CANCELLED, sym, oid, acct_id, leaves, _C_USER))
+                return True
+        return self._cancel(acct_id, sym, oid)
+
+    def _cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
+        """:meth:`cancel` for any request, every field checked."""
         markets = self.markets
         if type(sym) is int and 0 <= sym < len(markets):
             m = markets[sym]

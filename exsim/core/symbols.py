@@ -98,13 +98,16 @@ class Market:
         "band",
         "book",
         "brackets",
+        "fees_exact",
         "index",
         "k",
         "maker_fee",
+        "maker_per_ticklot",
         "mark",
         "name",
         "spec",
         "taker_fee",
+        "taker_per_ticklot",
         "tier1_cap",
         "tier1_lev",
     )
@@ -120,6 +123,14 @@ class Market:
         self.tier1_lev = spec.brackets[0].max_leverage
         self.maker_fee = spec.maker_fee
         self.taker_fee = spec.taker_fee
+        # A fee is ceil(price x qty x k x rate / PPM) atoms.  When k x rate is a whole
+        # multiple of PPM for both fees (k = 10,000 at 0.05% and 0.02%: 5 and 2 atoms
+        # per tick-lot), it is one exact multiplication by these.
+        taker, taker_rest = divmod(self.k * spec.taker_fee, PPM)
+        maker, maker_rest = divmod(self.k * spec.maker_fee, PPM)
+        self.fees_exact = taker_rest == 0 and maker_rest == 0
+        self.taker_per_ticklot = taker
+        self.maker_per_ticklot = maker
         self.band = spec.market_band
         self.book = OrderBook()
         self.mark: int | None = None
