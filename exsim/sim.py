@@ -196,7 +196,8 @@ class Simulation:
                 interval_ns=ns(lc.interval_ms / 1000), slice_lots=lc.slice_lots,
                 tolerance=lc.tolerance, adl_policy=lc.adl_policy,
                 last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
-                backstop="backstop" in lc.steps)
+                backstop="backstop" in lc.steps,
+                taker_fee_ppm=[spec.taker_fee for spec in self.specs])
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             for fund in self.core.funds:
                 self.exchange.route(fund, LIQUIDATOR)

@@ -103,25 +103,33 @@ def test_ranked_adl_takes_winners_before_losers(rows: list[tuple[int, int, int]]
 @given(st.lists(st.tuples(st.integers(1, 100), st.integers(20_000, 40_000),
                           st.integers(-3_000, 3_000).filter(bool)), min_size=1, max_size=12,
                 unique_by=lambda t: t[0]),
-       st.integers(20_000, 40_000), st.integers(1, 5_000),
+       st.integers(20_000, 40_000), st.integers(20_000, 40_000), st.integers(1, 5_000),
        st.sampled_from(["bitmex", "binance", "hyperliquid"]))
-def test_ranked_adl_never_closes_a_position_not_in_profit(
-        rows: list[tuple[int, int, int]], mark: int, qty: int, policy: str) -> None:
-    """Whatever the size to close, a ranked queue holds only winners at the mark, in
-    ranking order; the winners it leaves out are none (all of them are in it)."""
+def test_ranked_adl_never_closes_a_position_at_a_loss(
+        rows: list[tuple[int, int, int]], mark: int, price: int, qty: int, policy: str) -> None:
+    """Whatever the size to close, a ranked queue holds exactly the positions that close
+    in profit at the ADL price, in ranking order (in profit at the mark is not enough:
+    the price is the bankrupt position's, beyond the mark)."""
     cands = [Candidate(a, q, Fraction(e), mark, None, 1, account_wallet=10**9,
                        account_upnl=q * (mark - e), account_mm=10**6) for a, e, q in rows]
-    queue = deleverage_queue(cands, policy)
-    winners = [c for c in cands if (c.mark - c.entry) * c.qty > 0]
-    assert sorted(c.acct for c in queue) == sorted(c.acct for c in winners)
+    queue = deleverage_queue(cands, policy, price)
+    winners = [c for c in cands if (price - c.entry) * c.qty > 0]
     assert [c.acct for c in queue] == [c.acct for c in rank(cands, policy) if c in winners]
     taken = dict(allocate(queue, qty))
     assert set(taken) <= {c.acct for c in winners}
     assert sum(taken.values()) == min(qty, sum(abs(c.qty) for c in winners))
 
 
+def test_in_profit_at_the_mark_but_not_at_the_adl_price_is_left_alone() -> None:
+    """The reviewer's case: the fund is long at 26,790, the mark 26,500; a short from
+    26,700 is in profit at the mark but would lose 90 closing at 26,790."""
+    s2 = Candidate(2, -10, Fraction(26_700), 26_500, None, 1)
+    s3 = Candidate(3, -10, Fraction(27_000), 26_500, None, 1)
+    assert [c.acct for c in deleverage_queue([s2, s3], "bitmex", 26_790)] == [3]
+
+
 def test_dydx_queue_is_unranked_and_takes_anyone() -> None:
     cands = [short(1, 30_000, 31_000, 5), short(2, 20_000, 21_000, 5)]  # 2 loses at 25,000
-    queue = deleverage_queue(cands, "dydx", random.Random(3))
+    queue = deleverage_queue(cands, "dydx", 25_000, random.Random(3))
     assert sorted(c.acct for c in queue) == [1, 2]
-    assert [c.acct for c in deleverage_queue(cands, "bitmex")] == [1]
+    assert [c.acct for c in deleverage_queue(cands, "bitmex", 25_000)] == [1]

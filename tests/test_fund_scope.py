@@ -370,3 +370,43 @@ def test_fund_scope_reaches_the_core() -> None:
     split = Simulation(parse_config(doc)).core
     assert split.fund_ids == [FUND, ETH_FUND]
     assert [split.accounts[f].wallet for f in split.funds] == [usd(250), usd(250)]
+
+
+def test_the_liquidator_gives_every_symbol_its_turn() -> None:
+    """The BTC fund (rich) holds a position it cannot sell; the ETH fund is short. Asked
+    again and again, the liquidator alternates: a BTC slice, then ETH's ADL, ... (it used
+    to offer BTC slices forever)."""
+    from exsim.actors.latency import Constant
+    from exsim.actors.liquidator import Liquidator
+    from exsim.actors.messages import Deleverage, RiskUpdate, Submit
+    from exsim.actors.network import Network
+
+    liq = Liquidator(Network(1, Constant(1)), 4, 0, 2, k=[C.k, C.k], interval_ns=1,
+                     slice_lots=1000, tolerance=0.0, adl_policy="bitmex")
+    # BTC fund: 1 BTC from 27,500 at 27,500 with 100,000; ETH fund: 1 ETH from 2,100 at 2,000
+    liq.latest = RiskUpdate(0, [px(27500), px(2000)], [], [FUND, ETH_FUND],
+                            [lots("1"), lots("1")],
+                            [C.notional(px(27500), lots("1")), C.notional(px(2100), lots("1"))],
+                            [usd(100000), usd(10)])
+    asked = [liq._next_request() for _ in range(3)]
+    assert [type(a) for a in asked] == [Submit, Deleverage, Submit]
+    assert asked[1] == Deleverage(1, "bitmex", px(2100))
+
+
+def test_a_work_out_order_leaves_the_fund_its_fee() -> None:
+    """The fund holds 1 BTC from 28,500 with 10 of cash and tolerance 2%; the taker fee
+    (0.05% of ~28,500 = 14.25) is more than its cash, so it may only sell above its entry:
+    (10 - 1 x 28,500 x 1.02 x 0.0005) / 1 BTC = -4.535: no lower than 28,504.535, 28,504.6
+    on the 0.1 tick (rounded up, in the fund's favour)."""
+    from exsim.actors.latency import Constant
+    from exsim.actors.liquidator import Liquidator
+    from exsim.actors.messages import RiskUpdate, Submit
+    from exsim.actors.network import Network
+
+    liq = Liquidator(Network(1, Constant(1)), 4, 0, 1, k=[C.k], interval_ns=1,
+                     slice_lots=1000, tolerance=0.02, adl_policy="bitmex", last_step="none",
+                     taker_fee_ppm=[500])
+    liq.latest = RiskUpdate(0, [px(28500)], [], [FUND], [lots("1")],
+                            [C.notional(px(28500), lots("1"))], [usd(10)])
+    order = liq._next_request()
+    assert isinstance(order, Submit) and order.price == px("28504.6")

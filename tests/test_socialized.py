@@ -119,5 +119,5 @@ def test_adl_with_nobody_to_deleverage_is_refused() -> None:
     assert core.fund_equity() == -1000
     core.events.clear()
     assert not core.adl(0, "bitmex", 90)
-    assert [e[5] for e in core.events] == [Reject.NO_POSITION]
+    assert [e[5] for e in core.events] == [Reject.NO_COUNTERPARTY]
     assert all(core.invariants().values())

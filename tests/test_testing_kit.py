@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import exsim
@@ -201,3 +203,21 @@ async def test_the_agent_behind_an_account_can_be_inspected() -> None:
         assert type(ex.agent(100)).__name__ == "NoiseTrader"   # the config's agents too
         with pytest.raises(UsageError, match="traders have none"):
             ex.agent(ex.trader().account)
+
+
+async def test_where_sees_the_event_time_and_the_index_starts_where_the_scenario_does(
+        tmp_path: Path) -> None:
+    csv = tmp_path / "path.csv"
+    csv.write_text("timestamp,price\n0,25000\n600,26000\n")
+    async with open_exchange({"scenario": {"kind": "csv", "csv": str(csv)},
+                              "oracle": {"clamp": 0.0}}) as ex:
+        assert ex.index.price == 25_000.0 and ex.mark() == 250_000  # no jump at the first tick
+        await ex.advance(3)
+        assert ex.mark() == 250_000
+        maker, taker = ex.trader(), ex.trader()
+        maker.submit(SELL, 10, 250_000)
+        await ex.advance(1)
+        taker.submit(BUY, 10, order_type=MARKET)
+        await ex.advance(1)
+        fills = ex.events("FILL", where=lambda s: s.at > 4 * S)
+        assert len(fills) == 1 and fills[0].at > 4 * S

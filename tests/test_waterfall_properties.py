@@ -71,7 +71,7 @@ def test_waterfall_invariants_hold_on_random_crashes(drop: float, fall_s: float,
         before = len(core.events)
         done = original_adl(sym, policy, price, rng)
         for e in core.events[before:]:
-            if e[0] == ADL and upnl[e[2]] <= 0:
+            if e[0] == ADL and (upnl[e[2]] <= 0 or e[5] < 0):  # losing at the mark or price
                 deleveraged_losers.append((e[2], upnl[e[2]]))
         return done
 

@@ -46,13 +46,16 @@ from exsim.core.orders import BUY, IOC, SELL
 class Liquidator:
     def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
                  interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str,
-                 last_step: str = "adl", backstop: bool = False) -> None:
+                 last_step: str = "adl", backstop: bool = False,
+                 taker_fee_ppm: list[int] | None = None) -> None:
         if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
             raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
         self.net = net
         self.id = actor_id
         self.exchange = exchange
         self.k = k
+        self.taker_fee_ppm = taker_fee_ppm or [0] * symbols  # what a work-out order pays
+        self.next_sym = 0  # where the next look for fund work starts: each symbol its turn
         self.interval_ns = interval_ns
         self.slice_lots = slice_lots
         self.tolerance = tolerance
@@ -133,9 +136,12 @@ class Liquidator:
             mark = update.marks[sym]
             if qty and mark is not None:
                 equity[fund] += qty * mark * self.k[sym] - update.fund_cost[sym]
-        for sym, qty in enumerate(update.fund_qty):
+        n = len(update.fund_qty)
+        for sym in [(self.next_sym + i) % n for i in range(n)]:  # round robin over symbols
+            qty = update.fund_qty[sym]
             if not qty:
                 continue
+            self.next_sym = (sym + 1) % n
             fund = funds[sym]
             cash = update.fund_cash[sym]
             entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
@@ -151,8 +157,12 @@ class Liquidator:
                     return Deleverage(sym, self.adl_policy, max(1, price))
                 return Socialize(sym, self.last_step)
             lots = min(abs(qty), self.slice_lots)
-            # the worst price the fund's cash can pay for, capped by the tolerance
-            room = max(cash, 0) / (lots * self.k[sym])
+            # the worst price the fund's cash can pay for, fee included (at the worst
+            # price the tolerance allows), capped by the tolerance; with too little
+            # cash for the fee, ``give`` < 0: only a fill better than the entry will do
+            worst = entry * (1 + self.tolerance)
+            fee = lots * self.k[sym] * worst * self.taker_fee_ppm[sym] / 1_000_000
+            room = (max(cash, 0) - fee) / (lots * self.k[sym])
             give = min(entry * self.tolerance, room)
             self.next_oid += 1
             if qty > 0:

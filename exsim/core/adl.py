@@ -16,10 +16,11 @@ Policies (../shared/reference/mechanics.md section 5):
 
 Scores are exact :class:`~fractions.Fraction` values, ties broken by account
 id, so the ranking never depends on float rounding or dict order.  Under a
-ranked policy only positions in profit at the mark are deleveraged
-(:func:`deleverage_queue`): ADL takes profits, it does not force a loss on
-anyone.  When the winners do not cover the fund's position, the rest stays
-with the fund, which keeps working it out in the book (a property test over
+ranked policy only positions in profit at the ADL price (the liquidated
+position's bankruptcy price) are deleveraged (:func:`deleverage_queue`): ADL
+takes profits, it does not force a loss on anyone.  When the winners do not
+cover the fund's position, the rest stays with the fund, which keeps working
+it out in the book (a property test over
 random crashes holds this; all four rankings show lights for every position).
 dYdX's unranked queue takes anyone, as dYdX does.
 """
@@ -101,18 +102,19 @@ def rank(candidates: Sequence[Candidate], policy: str, rng: random.Random | None
     return sorted(candidates, key=lambda c: (-score(c), c.acct))
 
 
-def in_profit(c: Candidate) -> bool:
-    """Is the position in profit at the mark?"""
-    return (c.mark - c.entry) * c.qty > 0
+def in_profit(c: Candidate, price: int) -> bool:
+    """Would the position close in profit at ``price`` (ticks)?"""
+    return (price - c.entry) * c.qty > 0
 
 
-def deleverage_queue(candidates: Sequence[Candidate], policy: str,
+def deleverage_queue(candidates: Sequence[Candidate], policy: str, price: int,
                      rng: random.Random | None = None) -> list[Candidate]:
-    """Who ADL closes, in order: the ranking, cut to the winners under a ranked policy."""
+    """Who ADL closes at ``price``, in order: the ranking, cut under a ranked policy to
+    the positions that close in profit there."""
     ordered = rank(candidates, policy, rng)
     if policy == "dydx":
         return ordered
-    return [c for c in ordered if in_profit(c)]
+    return [c for c in ordered if in_profit(c, price)]
 
 
 def quantiles(candidates: Sequence[Candidate], policy: str) -> dict[int, int]:

@@ -605,10 +605,10 @@ class ExchangeCore:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
         if self.fund_equity(m.index) >= 0:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
-        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, rng)
+        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, price, rng)
         allocation = allocate(ordered, abs(fpos.qty))
-        if not allocation:  # nobody on the other side (in profit, if ranked) to deleverage
-            return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
+        if not allocation:  # nobody on the other side (in profit there, if ranked)
+            return self._reject(req, m.index, None, fund.id, Reject.NO_COUNTERPARTY)
         for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
             pos = acct.positions[m.index]

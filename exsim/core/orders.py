@@ -62,6 +62,7 @@ class Reject(IntEnum):
     NOT_LIQUIDATABLE = 16  # the position still meets its maintenance margin
     FUND_NOT_SHORT = 17  # ADL asked while the insurance fund can still cover its positions
     NO_POSITION = 18
+    NO_COUNTERPARTY = 19  # ADL: no opposite position that would close in profit at the price
 
 
 class CancelReason(IntEnum):

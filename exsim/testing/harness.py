@@ -93,8 +93,9 @@ class SimExchange:
 
     ``config``: ``None`` (defaults: one BTCUSDT-like symbol, no agents), a dict in
     the TOML layout, a TOML path, or a :class:`~exsim.config.Config`.  With
-    ``steer_index`` (the default) each symbol's index starts at the scenario's
-    ``start_price`` and stays there until the test moves it (:attr:`index`);
+    ``steer_index`` (the default) each symbol's index starts where the scenario
+    starts (its ``start_price``, or a CSV's first row) and stays there until the
+    test moves it (:attr:`index`);
     ``steer_index=False`` follows the config's scenario instead.
     """
 
@@ -111,7 +112,8 @@ class SimExchange:
         self.indexes: list[SteeredIndex] = []
         if steer_index:
             for sym in range(len(self.sim.specs)):
-                steered = SteeredIndex(cfg.scenario.start_price, lambda: self.net.now)
+                # from the scenario's own first value, which set the mark at t = 0
+                steered = SteeredIndex(self.sim.oracle.paths[sym].at(0), lambda: self.net.now)
                 self.sim.oracle.paths[sym] = steered  # the funding actor shares this list
                 self.indexes.append(steered)
         self._nursery: trio.Nursery | None = None
@@ -239,7 +241,7 @@ class SimExchange:
 
     @staticmethod
     def _matcher(kind: str | int | None, where: Callable[[Seen], bool] | None,
-                 fields: Mapping[str, object]) -> Callable[[Event], bool]:
+                 fields: Mapping[str, object]) -> Callable[[int, Event], bool]:
         number = None if kind is None else _kind_number(kind)
         party = fields.get("party")
         plain = {k: v for k, v in fields.items() if k != "party"}
@@ -250,7 +252,7 @@ class SimExchange:
                 raise UsageError(f"{Kind(number).name} events have no field "
                                  f"{(unknown or ['party'])[0]!r}; fields: {', '.join(names)}")
 
-        def match(e: Event) -> bool:
+        def match(at: int, e: Event) -> bool:
             if number is not None and e[0] != number:
                 return False
             named: dict[str, object] = dict(zip(FIELDS[e[0]], e[1:], strict=True))
@@ -258,13 +260,13 @@ class SimExchange:
                 return False
             if party is not None and all(named.get(f) != party for f in _PARTY_FIELDS):
                 return False
-            return where is None or where(Seen(0, Kind(e[0]).name, named, e))
+            return where is None or where(Seen(at, Kind(e[0]).name, named, e))
 
         return match
 
     @staticmethod
-    def _seen_if(at: int, e: Event, match: Callable[[Event], bool]) -> Seen | None:
-        if not match(e):
+    def _seen_if(at: int, e: Event, match: Callable[[int, Event], bool]) -> Seen | None:
+        if not match(at, e):
             return None
         return Seen(at, Kind(e[0]).name, {k: v for k, v in as_dict(e).items() if k != "kind"}, e)
 
