@@ -9,9 +9,12 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exsim import __version__
+
+if TYPE_CHECKING:  # imported lazily at run time: `exsim --help` stays fast
+    from exsim.sim import Simulation
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -57,19 +60,27 @@ def _progress_printer(duration_ns: int) -> tuple[Callable[[int, int], None], Cal
     return show, done
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _simulation(args: argparse.Namespace, command: str,
+                seed: int | None = None) -> Simulation | None:
+    """The config's simulation, agent classes resolved; ``None`` after printing why not."""
     from exsim.config import ConfigError, load_config
     from exsim.sim import AgentLoadError, Simulation
 
     try:
-        config = load_config(args.config)
-        sim = Simulation(config, seed=args.seed)
+        return Simulation(load_config(args.config), seed=seed)
     except ConfigError as exc:
-        print(f"exsim run: {exc}", file=sys.stderr)
-        return 2
+        print(f"exsim {command}: {exc}", file=sys.stderr)
     except AgentLoadError as exc:
-        print(f"exsim run: {args.config or 'built-in quickstart'}: {exc}", file=sys.stderr)
+        print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
+              file=sys.stderr)
+    return None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    sim = _simulation(args, "run", args.seed)
+    if sim is None:
         return 2
+    config = sim.config
     out = Path(args.out) if args.out else (
         Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
     show, done = _progress_printer(sim.duration_ns)
@@ -162,18 +173,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from exsim.config import ConfigError, load_config
-    from exsim.sim import AgentLoadError, Simulation
-
-    try:
-        config = load_config(args.config)
-        Simulation(config)  # resolves agent classes and funds accounts, runs nothing
-    except ConfigError as exc:
-        print(f"exsim validate: {exc}", file=sys.stderr)
+    sim = _simulation(args, "validate")  # resolves agent classes, funds accounts, runs nothing
+    if sim is None:
         return 2
-    except AgentLoadError as exc:
-        print(f"exsim validate: {args.config or 'built-in quickstart'}: {exc}", file=sys.stderr)
-        return 2
+    config = sim.config
     print(f"{args.config or 'built-in quickstart'}: ok ({len(config.agents)} agent groups, "
           f"{config.run.duration:g} simulated seconds)")
     return 0
