@@ -30,6 +30,7 @@ task switch (docs/architecture.md).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from exsim.actors.feed import MarketFeed, Snapshot
@@ -140,6 +141,10 @@ class ExchangeActor:
         self.liquidator = liquidator
         self.adl_rng = stream(adl_seed, "adl")  # dYdX-style pseudo-random ADL start
         self.adl_policy = adl_policy  # the ranking behind the ADL lights in account snapshots
+        self._appliers: dict[type, Callable[[Any], None]] = {
+            Submit: self._submit, Cancel: self._cancel, Amend: self._amend,
+            SetLeverage: self._set_leverage, Liquidate: self._liquidate,
+            Deleverage: self._deleverage, Socialize: self._socialize}
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -147,9 +152,15 @@ class ExchangeActor:
 
     def on_batch(self, batch: list[Any]) -> None:
         """One instant's messages, in key order (the network calls this at the instant)."""
+        # without a service time a request is applied on arrival: straight to its method
+        direct = self._appliers if self.service_ns == 0 else {}
         on_message = self._on_message
         for msg in batch:
-            on_message(msg)
+            apply = direct.get(type(msg))
+            if apply is not None:
+                apply(msg)
+            else:
+                on_message(msg)
         self.publish()  # one batch of events per instant for each recipient
 
     def _on_message(self, msg: Any) -> None:
@@ -186,22 +197,29 @@ class ExchangeActor:
             self.dropped += 1  # a stray message must not take the exchange down
 
     def _apply(self, req: Request) -> None:
-        core = self.core
-        if isinstance(req, Submit):
-            core.submit(req.acct, req.sym, req.oid, req.side, req.qty, req.price,
-                        req.order_type, req.tif, req.reduce_only, req.stp)
-        elif isinstance(req, Cancel):
-            core.cancel(req.acct, req.sym, req.oid)
-        elif isinstance(req, Amend):
-            core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
-        elif isinstance(req, SetLeverage):
-            core.set_leverage(req.acct, req.sym, req.leverage)
-        elif isinstance(req, Liquidate):
-            core.liquidate(req.acct, req.sym, req.to)
-        elif isinstance(req, Deleverage):
-            core.adl(req.sym, req.policy, req.price, self.adl_rng)
-        else:
-            core.socialize(req.sym, req.policy)
+        self._appliers[type(req)](req)
+
+    def _submit(self, req: Submit) -> None:
+        self.core.submit(req.acct, req.sym, req.oid, req.side, req.qty, req.price,
+                         req.order_type, req.tif, req.reduce_only, req.stp)
+
+    def _cancel(self, req: Cancel) -> None:
+        self.core.cancel(req.acct, req.sym, req.oid)
+
+    def _amend(self, req: Amend) -> None:
+        self.core.amend(req.acct, req.sym, req.oid, req.price, req.qty)
+
+    def _set_leverage(self, req: SetLeverage) -> None:
+        self.core.set_leverage(req.acct, req.sym, req.leverage)
+
+    def _liquidate(self, req: Liquidate) -> None:
+        self.core.liquidate(req.acct, req.sym, req.to)
+
+    def _deleverage(self, req: Deleverage) -> None:
+        self.core.adl(req.sym, req.policy, req.price, self.adl_rng)
+
+    def _socialize(self, req: Socialize) -> None:
+        self.core.socialize(req.sym, req.policy)
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""
@@ -212,18 +230,22 @@ class ExchangeActor:
         per_owner: dict[int, list[Event]] = {}
         owners = self.owners
         dirty = self.dirty
-        for e in events:
-            if e[0] == FILL:
-                self.last_price[e[1]] = e[2]
-            elif e[0] == FUNDING_RATE:
-                self.funding_rate[e[1]] = e[2]
-            if e[0] in MARKET_CHANGES:
+        owner_fields = _OWNER_FIELDS
+        for e in events:  # one pass, no calls but dict and set methods: a hot loop
+            kind = e[0]
+            if kind in MARKET_CHANGES:
                 dirty.add(e[1])
-            for acct in owners_of(e):
-                owner = owners.get(acct)
+                if kind == FILL:
+                    self.last_price[e[1]] = e[2]
+            elif kind == FUNDING_RATE:
+                self.funding_rate[e[1]] = e[2]
+            for field in owner_fields[kind]:
+                owner = owners.get(e[field])
                 if owner is not None:
-                    mine = per_owner.setdefault(owner, [])
-                    if not mine or mine[-1] is not e:  # both sides of a fill may share an owner
+                    mine = per_owner.get(owner)
+                    if mine is None:
+                        per_owner[owner] = [e]
+                    elif mine[-1] is not e:  # both sides of a fill may share an owner
                         mine.append(e)
         for owner, mine in per_owner.items():
             self.net.send(self.id, owner, Events(now, mine))

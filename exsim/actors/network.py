@@ -52,7 +52,7 @@ import attrs
 import trio
 from trio.testing import wait_all_tasks_blocked
 
-from exsim.actors.latency import LatencyModel
+from exsim.actors.latency import Constant, LatencyModel
 from exsim.rng import stream
 from exsim.timeunits import NS_PER_S
 
@@ -87,8 +87,7 @@ class Network:
         self._woke = True  # the last instant woke a task (so the next needs a barrier)
         self._seq: dict[int, int] = {}
         self._rngs: dict[int, random.Random] = {}
-        self._models: dict[tuple[int, int], LatencyModel] = {}  # resolved per link
-        self._last_on_link: dict[tuple[int, int], int] = {}  # latest deliver_at per link
+        self._links: dict[tuple[int, int], list[Any]] = {}  # see _open_link
         self._scope: trio.CancelScope | None = None
         self._target = 0  # the instant the network is sleeping towards
         self._origin = 0.0  # trio time at simulated 0
@@ -138,24 +137,41 @@ class Network:
 
     def send(self, sender: int, dest: int, msg: object) -> int:
         """Send ``msg`` from ``sender`` to ``dest``; returns the instant it will arrive."""
-        model = self._models.get((sender, dest))
-        if model is None:
-            if dest not in self._seq:
-                raise KeyError(f"no actor {dest} on the network")
-            model = self._models[(sender, dest)] = self.latency(sender, dest)
-        delay = model.draw(self._rngs[sender])
-        if delay <= 0:
-            raise ValueError(f"latency model for {sender}->{dest} drew {delay} ns; must be > 0")
+        link = (sender, dest)
+        state = self._links.get(link)
+        if state is None:
+            state = self._open_link(sender, dest)
+        model = state[0]
+        if type(model) is Constant:  # validated > 0 when built: the common case, no call
+            delay = model.ns
+        else:
+            delay = model.draw(state[1])
+            if delay <= 0:
+                raise ValueError(f"latency model for {sender}->{dest} drew {delay} ns; "
+                                 "must be > 0")
         # a link is first-in, first-out (like a TCP connection): a message never
         # overtakes an earlier one on the same link, however the latencies fall
-        link = (sender, dest)
-        deliver_at = self.now + delay
-        last = self._last_on_link.get(link, 0)
-        if deliver_at < last:
-            deliver_at = last
-        self._last_on_link[link] = deliver_at
-        self._push(deliver_at, DATA, sender, dest, msg)
+        now = self.now
+        deliver_at = now + delay
+        if deliver_at < state[2]:
+            deliver_at = state[2]
+        state[2] = deliver_at
+        seq = self._seq[sender] + 1  # _push, written out: one call fewer per message
+        self._seq[sender] = seq
+        heapq.heappush(self._heap, (deliver_at, DATA, now, sender, seq, dest, msg))
+        if self._scope is not None and deliver_at < self._target:
+            self._target = deliver_at
+            self._scope.deadline = self._origin + deliver_at / NS_PER_S
         return deliver_at
+
+    def _open_link(self, sender: int, dest: int) -> list[Any]:
+        """A link's state on its first message: [model, the sender's RNG, latest deliver_at]."""
+        if dest not in self._seq:
+            raise KeyError(f"no actor {dest} on the network")
+        if sender not in self._seq:
+            raise KeyError(f"no actor {sender} on the network (register it first)")
+        state = self._links[(sender, dest)] = [self.latency(sender, dest), self._rngs[sender], 0]
+        return state
 
     def wake(self, actor: int, at: int, token: object = None) -> None:
         """Deliver ``Wake(token)`` to ``actor`` at instant ``at`` (> now), after data due then."""

@@ -1,15 +1,21 @@
-"""The recorder: receives every event batch, keeps the log, its digest and the quantity ledger.
+"""The recorder: receives every event batch, keeps the log and its digest.
 
 The exchange hands it each instant's events as it publishes them (a direct call,
 not a network message: the recorder observes the exchange, it takes no part in
 the market, and a delivery 1 ns later cost one more distinct instant per publish,
 a third of a crowded run's instants).  Batches come in publish order, so the log
-(and its sha256, the run's ``digest``) is the same for the same config and seed.  Each batch is
-hashed as one array of signed 64-bit ints: the time, then for every event its
-length and its fields (every field is an int that fits; a value that did not
-would fall back to the event's ``repr``).  The recorder also keeps, per order,
-the lots asked for and the lots filled or cancelled, so the end of a run can
-check that every order's quantity is accounted for.
+(and its sha256, the run's ``digest``) is the same for the same config and seed.
+
+Recording is on the hot path of every run, so it does no per-event Python work:
+the log grows by ``(time, event)`` pairs built in C (``zip``), and each batch is
+hashed as one array of signed 64-bit ints: the time, the number of events, then
+every event's fields in order (every field is an int that fits; a batch holding
+one that did not is hashed by its ``repr``).  An event's kind fixes its length
+(:data:`~exsim.core.events.FIELDS`), so the stream decodes one way only.
+
+What is only needed after the run (the trade count, and per order the lots asked
+for against the lots filled or cancelled, for the "every order accounted for"
+check) is computed from the log when asked for, over the events not yet counted.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections import defaultdict
+from itertools import chain, repeat
 
 from exsim.actors.messages import Events
 from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, FILL, Event
@@ -26,21 +33,37 @@ class Recorder:
     def __init__(self) -> None:
         self.log: list[tuple[int, Event]] = []
         self._digest = hashlib.sha256()
-        self.asked: dict[tuple[int, int], int] = defaultdict(int)
-        self.done: dict[tuple[int, int], int] = defaultdict(int)
-        self.trades = 0
+        self._asked: dict[tuple[int, int], int] = defaultdict(int)
+        self._done: dict[tuple[int, int], int] = defaultdict(int)
+        self._trades = 0
+        self._counted = 0  # log entries already in the trade count and the order ledger
 
     def absorb(self, msg: Events) -> None:
-        at = msg.at
-        asked, done = self.asked, self.done
-        flat = [at]
-        for e in msg.events:
-            self.log.append((at, e))
-            flat.append(len(e))
-            flat.extend(e)
+        at, events = msg.at, msg.events
+        self.log.extend(zip(repeat(at), events))
+        flat = array("q", (at, len(events)))
+        try:
+            flat.extend(chain.from_iterable(events))
+        except (OverflowError, TypeError):
+            self._digest.update(repr((at, events)).encode())
+        else:
+            self._digest.update(flat.tobytes())
+
+    @property
+    def digest(self) -> str:
+        return self._digest.hexdigest()
+
+    def _count(self) -> None:
+        """Bring the trade count and the order ledger up to the end of the log."""
+        log = self.log
+        if self._counted == len(log):
+            return
+        asked, done = self._asked, self._done
+        trades = 0
+        for _, e in log[self._counted:]:
             kind = e[0]
             if kind == FILL:
-                self.trades += 1
+                trades += 1
                 done[(e[1], e[4])] += e[3]
                 done[(e[1], e[7])] += e[3]
             elif kind == ACCEPTED:
@@ -53,16 +76,18 @@ class Recorder:
                     asked[(e[1], e[2])] += delta
                 else:
                     done[(e[1], e[2])] -= delta
-        try:
-            self._digest.update(array("q", flat).tobytes())
-        except OverflowError:
-            self._digest.update(repr(flat).encode())
+        self._trades += trades
+        self._counted = len(log)
 
     @property
-    def digest(self) -> str:
-        return self._digest.hexdigest()
+    def trades(self) -> int:
+        """FILL events recorded so far."""
+        self._count()
+        return self._trades
 
     def orders_accounted(self, resting: dict[tuple[int, int], int]) -> bool:
         """Every order: asked == filled + cancelled + resting (``resting``: (sym, oid) -> lots)."""
-        return all(asked == self.done.get(key, 0) + resting.get(key, 0)
-                   for key, asked in self.asked.items())
+        self._count()
+        done = self._done
+        return all(asked == done.get(key, 0) + resting.get(key, 0)
+                   for key, asked in self._asked.items())
