@@ -22,10 +22,13 @@ inbox.  Everything it does goes through ``ctx``:
 from __future__ import annotations
 
 import random
+import types
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Generator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
+
+import trio
 
 from exsim.actors.feed import MarketFeed, Snapshot
 from exsim.actors.messages import Amend, Cancel, Events, SetLeverage, Submit
@@ -46,8 +49,35 @@ from exsim.core.units import LinearContract
 from exsim.timeunits import NS_PER_S
 
 
+class Suspended:
+    """What a stepped agent's ``ctx.sleep`` yields to the network that resumes it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "exsim.agent.SUSPENDED"
+
+
+SUSPENDED = Suspended()
+
+
+@types.coroutine
+def _suspend() -> Generator[Suspended, None, None]:
+    yield SUSPENDED
+
+
 class Agent:
-    """Base class of every strategy.  Override :meth:`run`; it may return to stop the agent."""
+    """Base class of every strategy.  Override :meth:`run`; it may return to stop the agent.
+
+    ``trio_task`` says how the agent runs.  True (the default): as its own trio task,
+    free to await anything trio offers.  False: ``run`` awaits nothing but
+    ``ctx.sleep``, and the network resumes it directly at each wake-up, in the same
+    instant and order, with no trio task switch (a wake-up then costs a few times
+    less: docs/performance.md).  The log is the same either way.  Such an agent that
+    awaits anything else is stopped as crashed, with a message saying so.
+    """
+
+    trio_task: ClassVar[bool] = True
 
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -69,7 +99,7 @@ class Context:
 
     def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
                  feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
-                 params: Mapping[str, Any]) -> None:
+                 params: Mapping[str, Any], stepped: bool = False) -> None:
         self.agent_id = agent_id
         self.account = account
         self.rng = rng
@@ -85,8 +115,16 @@ class Context:
         self._net = net
         self._exchange = exchange
         self._feed = feed
-        # own events are folded in at delivery, without waking the task; timers wake it
-        self._inbox = net.register(agent_id, on_data=self._absorb_batch)
+        self.stepped = stepped
+        self._inbox: trio.MemoryReceiveChannel[list[Any]] | None = None
+        if stepped:
+            # a handler: own events are folded in and the agent resumed at its wake-up,
+            # synchronously at delivery (see Agent.trio_task)
+            net.attach(agent_id, self._step)
+        else:
+            # own events are folded in at delivery, without waking the task; timers wake it
+            self._inbox = net.register(agent_id, on_data=self._absorb_batch)
+        self.resume: Callable[[], None] | None = None  # stepped: set by whoever runs the agent
         self._pending: deque[Any] = deque()  # delivered, not yet looked at
         self._next_oid = 0
         self._sleeps = 0
@@ -106,6 +144,9 @@ class Context:
         self._sleeps += 1
         token = self._sleeps
         self._net.wake(self.agent_id, self._net.now + max(1, round(seconds * NS_PER_S)), token)
+        if self._inbox is None:  # stepped: the network resumes the agent at the wake-up
+            await _suspend()
+            return
         pending = self._pending
         while True:
             if not pending:
@@ -116,6 +157,15 @@ class Context:
                     return
             elif isinstance(msg, Events):
                 self._absorb(msg.events)
+
+    def _step(self, batch: list[Any]) -> None:
+        """Stepped mode: one instant's messages; the wake-up of the current sleep resumes."""
+        for msg in batch:
+            if type(msg) is Events:
+                self._absorb(msg.events)
+            elif (type(msg) is Wake and msg.token == self._sleeps
+                  and self.resume is not None):
+                self.resume()
 
     def _absorb_batch(self, batch: list[Any]) -> None:
         for msg in batch:

@@ -22,7 +22,7 @@ import inspect
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -40,7 +40,7 @@ from exsim.actors.liquidator import Liquidator
 from exsim.actors.network import Network
 from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
-from exsim.agent import Agent, Context
+from exsim.agent import SUSPENDED, Agent, Context
 from exsim.agents import BUILTIN
 from exsim.config import AgentConfig, Config, LatencyConfig
 from exsim.core.accounts import Account
@@ -263,7 +263,8 @@ class Simulation:
         self.exchange.route(agent_id, agent_id)
         ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
                       exchange=EXCHANGE, feed=self.feed, contracts=self.contracts,
-                      rng=stream(self.seed, "agent", agent_id), params=a.params)
+                      rng=stream(self.seed, "agent", agent_id), params=a.params,
+                      stepped=not cls.trio_task)
         return f"{where} #{agent_id}", agent, ctx
 
     def _flush_setup(self) -> None:
@@ -274,29 +275,57 @@ class Simulation:
         self.exchange.publish()
 
     # ------------------------------------------------------------------ running
+    def _crashed(self, name: str, ctx: Context, tb: str) -> None:
+        # recorded, not acted on in arrival order: two agents failing at the same
+        # instant are reported by (time, agent id), whatever order trio ran them in
+        self.crashes.append((self.net.now, ctx.agent_id, name, tb))
+        if self.config.run.on_agent_error == "stop" and self._stop is not None:
+            self._stop.cancel()
+
     async def _agent_task(self, name: str, agent: Agent, ctx: Context) -> None:
         try:
             await agent.run(ctx)
         except Exception:
-            # recorded, not acted on in arrival order: two agents failing at the same
-            # instant are reported by (time, agent id), whatever order trio ran them in
-            self.crashes.append((self.net.now, ctx.agent_id, name, traceback.format_exc()))
-            if self.config.run.on_agent_error == "stop" and self._stop is not None:
-                self._stop.cancel()
+            self._crashed(name, ctx, traceback.format_exc())
+
+    def start_agent(self, nursery: trio.Nursery, name: str, agent: Agent, ctx: Context) -> None:
+        """Start one agent now: a trio task, or (``trio_task = False``) its first step."""
+        if ctx.stepped:
+            coro = agent.run(ctx)
+            ctx.resume = lambda: self._step_agent(name, ctx, coro)
+            self._step_agent(name, ctx, coro)
+        else:
+            nursery.start_soon(self._agent_task, name, agent, ctx)
+
+    def _step_agent(self, name: str, ctx: Context, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a stepped agent until its next ``ctx.sleep`` (or its end)."""
+        try:
+            yielded = coro.send(None)
+        except StopIteration:
+            ctx.resume = None
+            return
+        except Exception:
+            ctx.resume = None
+            self._crashed(name, ctx, traceback.format_exc())
+            return
+        if yielded is not SUSPENDED:  # it awaited trio (or anything else): it cannot go on
+            ctx.resume = None
+            coro.close()
+            self._crashed(name, ctx, (
+                f"{name} awaited {yielded!r}, but its class sets `trio_task = False`, which "
+                "allows awaiting only ctx.sleep: set `trio_task = True` to await trio.\n"))
 
     def start(self, nursery: trio.Nursery, *, stop_on_crash: bool = True) -> None:
-        """Start every actor and agent task in ``nursery``; time moves with :meth:`Network.run`.
+        """Start every actor and agent in ``nursery``; time moves with :meth:`Network.run`.
 
         An agent that crashes under ``on_agent_error = "stop"`` cancels ``nursery``
         (unless ``stop_on_crash`` is false: the test kit reports crashes itself).
         """
         self._stop = nursery.cancel_scope if stop_on_crash else None
-        nursery.start_soon(self.oracle.run)
-        nursery.start_soon(self.funding.run)
-        if self.liquidator is not None:
-            nursery.start_soon(self.liquidator.run)
+        self.oracle.start()
+        self.funding.start()
         for name, agent, ctx in self.agents:
-            nursery.start_soon(self._agent_task, name, agent, ctx)
+            self.start_agent(nursery, name, agent, ctx)
 
     async def main(self, progress: Callable[[int], None] | None = None) -> None:
         async with trio.open_nursery() as nursery:

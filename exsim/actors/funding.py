@@ -6,7 +6,8 @@ for ``impact_notional`` of quote from the snapshot's depth, and records one
 premium sample (../shared/reference/mechanics.md 1.1).  At each funding time
 (multiples of ``interval_ns``) it turns the average premium into a rate
 (:func:`exsim.core.funding.funding_rate`) and sends :class:`SettleFunding` to
-the exchange, which settles every position at that rate and the current mark.
+the exchange, which settles every position at that rate and the current mark.  It is a
+handler on the network (its timers are all it receives), not a trio task.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class FundingActor:
         self.interest, self.clamp, self.cap = interest, clamp, cap
         self.impact_notional = impact_notional
         self.samples: list[list[float]] = [[] for _ in paths]
-        self.inbox = net.register(actor_id)
+        net.attach(actor_id, self.on_batch)
 
     def sample(self, sym: int) -> None:
         snap = self.feed.read(sym, self.net.now)
@@ -59,16 +60,21 @@ class FundingActor:
         samples.clear()
         self.net.send(self.id, self.exchange, SettleFunding(sym, rate))
 
-    async def run(self) -> None:
-        sample, interval = self.sample_ns, self.interval_ns
-        while True:
-            now = self.net.now
-            self.net.wake(self.id, min((now // sample + 1) * sample,
-                                       (now // interval + 1) * interval))
-            await self.inbox.receive()
-            now = self.net.now
-            for sym in range(len(self.paths)):
-                if now % sample == 0:
-                    self.sample(sym)
-                if now % interval == 0:
-                    self.settle(sym)
+    def start(self) -> None:
+        """Set the first timer (a handler on the network, not a trio task)."""
+        self._next_timer()
+
+    def _next_timer(self) -> None:
+        now, sample, interval = self.net.now, self.sample_ns, self.interval_ns
+        self.net.wake(self.id, min((now // sample + 1) * sample,
+                                   (now // interval + 1) * interval))
+
+    def on_batch(self, batch: list[object]) -> None:
+        """Its timer (the only message it gets): sample and/or settle, set the next."""
+        now = self.net.now
+        for sym in range(len(self.paths)):
+            if now % self.sample_ns == 0:
+                self.sample(sym)
+            if now % self.interval_ns == 0:
+                self.settle(sym)
+        self._next_timer()

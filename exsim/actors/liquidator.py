@@ -63,7 +63,7 @@ class Liquidator:
         self.last_step = last_step  # "adl", "clawback", "oi_funding" or "none"
         self.backstop = backstop
         self.indexes = [LiquidationIndex() for _ in range(symbols)]
-        self.inbox = net.register(actor_id)
+        net.attach(actor_id, self.on_batch)  # a handler on the network, not a trio task
         self.latest: RiskUpdate | None = None
         self.queued: list[deque[int]] = [deque() for _ in range(symbols)]  # accounts to take
         self.pending: set[tuple[int, int]] = set()  # (acct, sym) asked, not yet resolved
@@ -74,15 +74,14 @@ class Liquidator:
         # not asked again until that state changes, so a refusal cannot loop
         self.last_step_asked: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
 
-    async def run(self) -> None:
-        while True:
-            batch = await self.inbox.receive()
-            for msg in batch:
-                if isinstance(msg, RiskUpdate):
-                    self._absorb(msg)
-                elif isinstance(msg, Wake):
-                    self.timer_set = False
-            self._act()
+    def on_batch(self, batch: list[object]) -> None:
+        """One instant's risk updates and timer, then the next request if one is due."""
+        for msg in batch:
+            if isinstance(msg, RiskUpdate):
+                self._absorb(msg)
+            elif isinstance(msg, Wake):
+                self.timer_set = False
+        self._act()
 
     def _absorb(self, update: RiskUpdate) -> None:
         self.latest = update

@@ -6,7 +6,8 @@ moving average of the basis ``mid - index`` (half-life ``halflife_ns``) and
 computes the mark by one of the methods of :mod:`exsim.core.markprice`
 (``ema_basis``, ``median3``, ``fair``), clamped to ``index x (1 +/- clamp)``.
 It never follows the last trade alone.  It sends :class:`SetMark` to the
-exchange.
+exchange.  Like the exchange, it is a handler on the network, not a trio task: it
+never awaits anything but its timer.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Oracle:
         self.method = method
         self.funding_interval_ns = funding_interval_ns
         self.basis = [0.0] * len(paths)
-        self.inbox = net.register(actor_id)
+        net.attach(actor_id, self.on_batch)
 
     def mark_ticks(self, sym: int) -> tuple[int, float]:
         """Update the basis EMA for ``sym`` and return (mark in ticks, index)."""
@@ -65,12 +66,14 @@ class Oracle:
                 mark = median3(index, rate, left, self.basis[sym], last)
         return max(1, round(clamp_to_index(mark, index, self.clamp) / tick)), index
 
-    async def run(self) -> None:
+    def start(self) -> None:
+        """Publish the marks now, and again every interval (a handler on the network)."""
         self.publish()
-        while True:
-            self.net.wake(self.id, self.net.now + self.interval_ns)
-            await self.inbox.receive()
-            self.publish()
+        self.net.wake(self.id, self.net.now + self.interval_ns)
+
+    def on_batch(self, batch: list[object]) -> None:
+        """Its timer (the only message it gets): publish, and set the next one."""
+        self.start()
 
     def publish(self) -> None:
         for sym in range(len(self.paths)):

@@ -27,6 +27,8 @@ DEFAULTS = {
 
 
 class Arbitrageur(Agent):
+    trio_task = False  # awaits only ctx.sleep: stepped by the network
+
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
         return read_params("arbitrageur", DEFAULTS, params, POSITIVE)

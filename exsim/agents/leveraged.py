@@ -30,6 +30,8 @@ DEFAULTS = {
 
 
 class LeveragedTrader(Agent):
+    trio_task = False  # awaits only ctx.sleep: stepped by the network
+
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
         p = read_params("leveraged", DEFAULTS, params, POSITIVE)

@@ -30,6 +30,8 @@ DEFAULTS = {
 
 
 class MarketMaker(Agent):
+    trio_task = False  # awaits only ctx.sleep: stepped by the network
+
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
         return read_params("market_maker", DEFAULTS, params, POSITIVE)

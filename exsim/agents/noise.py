@@ -24,6 +24,8 @@ DEFAULTS = {
 class NoiseTrader(Agent):
     """Buys or sells at random: market orders, and limit orders a few ticks off the touch."""
 
+    trio_task = False  # awaits only ctx.sleep: stepped by the network
+
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
         return read_params("noise", DEFAULTS, params, POSITIVE)

@@ -20,6 +20,8 @@ DEFAULTS = {"at_s": 600.0, "side": 1.0, "qty_lots": 1000.0, "slices": 1.0, "ever
 
 
 class ShockAgent(Agent):
+    trio_task = False  # awaits only ctx.sleep: stepped by the network
+
     @classmethod
     def check_params(cls, params: Mapping[str, Any]) -> dict[str, float]:
         p = read_params("shock", DEFAULTS, params, POSITIVE)

@@ -308,7 +308,7 @@ class SimExchange:
             label, instance, ctx = self._add(cls, spec, where)
             self.sim.agents.append((label, instance, ctx))
             self._instances[ctx.account] = instance
-            nursery.start_soon(self.sim._agent_task, label, instance, ctx)
+            self.sim.start_agent(nursery, label, instance, ctx)
             out.append(ctx)
         return out
 
