@@ -202,14 +202,21 @@ class Network:
         heap = self._heap
         self._origin = trio.current_time() - self.now / NS_PER_S
         self._woke = True  # whatever ran before this call may still be settling
+        deliver = self._deliver
         while True:
             if self.virtual:
                 # the instant is over when every other task waits for a message; if
                 # it woke none (only handlers ran), it is over already
                 if self._woke:
                     await wait_all_tasks_blocked()
+                    self._woke = False
                 if stop is not None and stop():
                     return
+                if stop is None:  # instants that wake no task follow each other here
+                    while heap and heap[0][0] <= until and not self._woke:
+                        deliver(heap[0][0])
+                    if self._woke:
+                        continue
                 target = until
             else:
                 target = await self._sleep_towards(heap[0][0] if heap and heap[0][0] < until
@@ -234,11 +241,25 @@ class Network:
         """Everything due at ``t``: one list per receiver, messages in key order."""
         heap = self._heap
         self.now = t
+        on_data = self._on_data
+        item = heapq.heappop(heap)
+        if not heap or heap[0][0] != t:  # one message at this instant: the common case
+            dest = item[5]
+            if item[1] == DATA and dest in on_data:
+                on_data[dest]([item[6]])
+                self._woke = False
+                return
+            handler = self._handlers.get(dest)
+            if handler is not None:
+                handler([item[6]])
+                self._woke = False
+            else:
+                self._inboxes[dest].send_nowait([item[6]])
+                self._woke = True
+            return
         batches: dict[int, list[Any]] = {}
         absorbed: dict[int, list[Any]] = {}
-        on_data = self._on_data
-        while heap and heap[0][0] == t:
-            item = heapq.heappop(heap)
+        while True:
             dest = item[5]
             into = absorbed if item[1] == DATA and dest in on_data else batches
             batch = into.get(dest)
@@ -246,6 +267,9 @@ class Network:
                 into[dest] = [item[6]]
             else:
                 batch.append(item[6])
+            if not heap or heap[0][0] != t:
+                break
+            item = heapq.heappop(heap)
         for dest, batch in absorbed.items():
             on_data[dest](batch)
         woke = False
