@@ -1,6 +1,7 @@
 """The public Agent API: subclass :class:`Agent`, implement ``async def run(self, ctx)``.
 
-An agent is one trio task with its own account, its own RNG stream and its own
+An agent is one trio task (or, with ``trio_task = False``, a coroutine the network
+resumes at its wake-ups) with its own account, its own RNG stream and its own
 inbox.  Everything it does goes through ``ctx``:
 
 * orders: :meth:`Context.submit`, :meth:`Context.cancel`, :meth:`Context.amend`,
