@@ -57,11 +57,17 @@ DETERMINISM = textwrap.dedent("""
     import sys
     from trio._core import _run
     _run._r.seed(int(sys.argv[1]))  # perturb trio's scheduler
+    from exsim.agents.noise import NoiseTrader
     from exsim.config import parse_config
     from exsim.sim import Simulation
+
+    class TrioNoise(NoiseTrader):  # trio tasks beside the stepped built-in agents
+        trio_task = True
+
     doc = {"run": {"seed": 3, "duration": 60.0}, "agents": [
         {"class": "market_maker", "count": 2, "deposit": 1000000.0},
-        {"class": "noise", "count": 10, "params": {"rate": 0.5}}]}
+        {"class": "noise", "count": 5, "params": {"rate": 0.5}},
+        {"class": "__main__:TrioNoise", "count": 5, "params": {"rate": 0.5}}]}
     print(Simulation(parse_config(doc)).run()["digest"])
 """)
 
