@@ -94,6 +94,13 @@ _OWNER_FIELDS: dict[int, tuple[int, ...]] = {
 }
 
 
+# where a kind's single account field is (0: none); FILL, the one kind with two, is apart
+_ONE_OWNER: dict[int, int] = {kind: where[0] if where else 0
+                              for kind, where in _OWNER_FIELDS.items() if len(where) <= 1}
+assert set(_ONE_OWNER) == set(FIELDS) - {FILL}, "publish routes only FILL to two accounts"
+assert _OWNER_FIELDS[FILL] == (5, 8), "publish reads FILL's accounts at 5 and 8"
+
+
 def owners_of(event: Event) -> tuple[int, ...]:
     """The account ids an event concerns (its private-stream recipients), from FIELDS."""
     where = _OWNER_FIELDS[event[0]]
@@ -230,22 +237,40 @@ class ExchangeActor:
         per_owner: dict[int, list[Event]] = {}
         owners = self.owners
         dirty = self.dirty
-        owner_fields = _OWNER_FIELDS
+        one_owner = _ONE_OWNER
+        last_price = self.last_price
         for e in events:  # one pass, no calls but dict and set methods: a hot loop
             kind = e[0]
+            if kind == FILL:  # the taker's and the maker's, once if they share an owner
+                dirty.add(e[1])
+                last_price[e[1]] = e[2]
+                owner = owners.get(e[5])
+                if owner is not None:
+                    mine = per_owner.get(owner)
+                    if mine is None:
+                        per_owner[owner] = [e]
+                    else:
+                        mine.append(e)
+                maker = owners.get(e[8])
+                if maker is not None and maker != owner:
+                    mine = per_owner.get(maker)
+                    if mine is None:
+                        per_owner[maker] = [e]
+                    else:
+                        mine.append(e)
+                continue
             if kind in MARKET_CHANGES:
                 dirty.add(e[1])
-                if kind == FILL:
-                    self.last_price[e[1]] = e[2]
             elif kind == FUNDING_RATE:
                 self.funding_rate[e[1]] = e[2]
-            for field in owner_fields[kind]:
+            field = one_owner[kind]
+            if field:
                 owner = owners.get(e[field])
                 if owner is not None:
                     mine = per_owner.get(owner)
                     if mine is None:
                         per_owner[owner] = [e]
-                    elif mine[-1] is not e:  # both sides of a fill may share an owner
+                    else:
                         mine.append(e)
         for owner, mine in per_owner.items():
             self.net.send(self.id, owner, Events(now, mine))
