@@ -113,6 +113,11 @@ def mypyc_extensions() -> list[Any]:
         return []
 
 
+BUILDS = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install",
+          "bdist_egg"}
+"""setup.py commands that build extensions (the others only need the metadata)."""
+
+
 class CoreDistribution(Distribution):
     """A distribution with extensions unless EXSIM_COMPILE=0 (a platform wheel)."""
 
@@ -124,9 +129,19 @@ class BuildCore(build_ext):
     """build_ext that generates the mypyc extensions late and tolerates their failure."""
 
     def finalize_options(self) -> None:
-        # generated here, not at import of setup.py: the metadata hooks need none of it
+        # Generated here, not at import of setup.py, and only by a command that builds:
+        # egg_info finalizes build_ext too (to list sources), in every PEP 517 hook.
         self.digests = source_digests()  # of what mypyc reads, before it reads it
-        if not self.distribution.ext_modules and _mode() != "0":
+        commands = set(sys.argv[1:])
+        in_place = bool(self.inplace or getattr(self, "editable_mode", False)
+                        or {"editable_wheel", "develop"} & commands)
+        if _mode() == "0" or not BUILDS & commands:
+            pass
+        elif in_place and self._in_place_build_is_fresh():
+            if not self.distribution.ext_modules:  # once (build_ext may be finalized twice)
+                _say("the compiled core in the source tree is up to date: not rebuilt")
+            self.distribution.ext_modules = []
+        elif not self.distribution.ext_modules:
             exts = mypyc_extensions()
             if not exts and _mode() == "1":
                 raise SystemExit("exsim setup: EXSIM_COMPILE=1 and mypyc failed")
@@ -146,6 +161,27 @@ class BuildCore(build_ext):
             self._remove_outputs()
             return
         self._write_manifest()
+
+    def _in_place_build_is_fresh(self) -> bool:
+        """An editable reinstall of unchanged sources keeps the extensions already there.
+
+        The same test as the import guard's (exsim/core/__init__.py): a build record
+        whose sources all still have their hash, and every extension present for this
+        Python.
+        """
+        import importlib.machinery
+
+        try:
+            with open(os.path.join(PACKAGE_DIR, MANIFEST)) as f:
+                record = json.load(f)
+        except (OSError, ValueError):
+            return False
+        suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+        wanted = [os.path.join(PACKAGE_DIR, name + suffix) for name in COMPILED]
+        wanted.append(GROUP + "__mypyc" + suffix)
+        return (isinstance(record, dict) and record.get("sources") == self.digests
+                and record.get("modules") == [f"exsim.core.{name}" for name in COMPILED]
+                and record.get("group") == GROUP and all(map(os.path.exists, wanted)))
 
     def _package_dirs(self) -> list[str]:
         """Where the extensions went: the build tree, and the source tree if in place."""
