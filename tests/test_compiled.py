@@ -13,6 +13,8 @@ when the core is not compiled; the guard's own tests run either way.
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import random
