@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from book_adapter import make_book  # noqa: E402
 
+import exsim.core  # noqa: E402
 from exsim.core.engine import ExchangeCore  # noqa: E402
 from exsim.core.orders import MARKET, STP_NONE  # noqa: E402
 from exsim.core.symbols import SymbolSpec, brackets_from_quote  # noqa: E402
@@ -281,6 +282,7 @@ def main() -> None:
         "events_per_s": round(n / med["book"]),
         "repeat": args.repeat,
         "python": platform.python_version(),
+        "compiled": exsim.core.COMPILED,  # the mypyc build of the core (setup.py) ran
         "stream_sha256": stream_sha,  # of the whole generated stream
     }
     book_digest = fills_digest(make_book, events)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 
 import bench_book  # noqa: E402
 
+import exsim.core  # noqa: E402
 from exsim.actors.exchange import ExchangeActor  # noqa: E402
 from exsim.actors.latency import Constant  # noqa: E402
 from exsim.actors.messages import Cancel, Submit  # noqa: E402
@@ -152,7 +153,7 @@ def main() -> None:
     ap.add_argument("--sim-seconds", type=float, default=3600.0, help="crowd: duration")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"compiled": exsim.core.COMPILED}  # the mypyc build (setup.py)
     if args.mode in ("pipeline", "both"):
         shared = bench_book.find_shared_bench(None)
         if shared is not None:

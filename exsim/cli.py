@@ -110,7 +110,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _summary_table(summary: dict[str, Any], out: Path) -> str:
     rows = [("output", str(out)), ("complete", summary["complete"]),
             ("seed", summary["seed"]), ("simulated", f"{summary['sim_seconds']:.1f} s"),
-            ("wall", f"{summary['wall_seconds']:.1f} s"), ("events", summary["events"]),
+            ("wall", f"{summary['wall_seconds']:.1f} s"), ("core", summary.get("core")),
+            ("events", summary["events"]),
             ("trades", summary["trades"]), ("agents", summary["agents"]),
             ("max exchange queue", summary["max_exchange_queue"]),
             ("digest", summary["digest"])]

@@ -43,6 +43,7 @@ from exsim.actors.recorder import Recorder
 from exsim.agent import SUSPENDED, Agent, Context
 from exsim.agents import BUILTIN
 from exsim.config import AgentConfig, Config, LatencyConfig
+from exsim.core import MODE as CORE_MODE
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
@@ -412,6 +413,7 @@ class Simulation:
             "seed": self.seed,
             "sim_seconds": sim_seconds,
             "wall_seconds": round(wall_seconds, 3),
+            "core": CORE_MODE,  # "compiled", or "pure (why)": exsim.core.MODE
             "events": len(self.recorder.log),
             "trades": self.recorder.trades,
             "agents": len(self.agents),

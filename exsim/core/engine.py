@@ -32,7 +32,7 @@ import random
 from collections.abc import Sequence
 from decimal import Decimal
 from fractions import Fraction
-from typing import TypeGuard
+from typing import Final, TypeGuard
 
 from exsim.core import events as ev
 from exsim.core.accounts import (
@@ -49,6 +49,7 @@ from exsim.core.clearing import Ledger, apply_trade
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
+from exsim.core.hints import Arg
 from exsim.core.liquidation import (
     ALL_TO_FUND,
     FUND,
@@ -85,20 +86,20 @@ from exsim.core.orders import (
 from exsim.core.symbols import Market, SymbolSpec
 from exsim.core.units import PPM, ceil_div
 
-MAX_UNITS = 1 << 53
+MAX_UNITS: Final = 1 << 53
 """Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
 
-_SUBMIT = int(ev.Request.SUBMIT)
-_CANCEL = int(ev.Request.CANCEL)
-_AMEND = int(ev.Request.AMEND)
-_C_USER = int(CancelReason.USER)
-_C_IOC = int(CancelReason.IOC_REMAINDER)
-_C_FOK = int(CancelReason.FOK_UNFILLABLE)
-_C_STP_TAKER = int(CancelReason.STP_TAKER)
-_C_STP_MAKER = int(CancelReason.STP_MAKER)
-_C_RO_TRIM = int(CancelReason.REDUCE_ONLY_TRIM)
-_C_LIQUIDATION = int(CancelReason.LIQUIDATION)
-_C_DELEVERAGED = int(CancelReason.DELEVERAGED)
+_SUBMIT: Final = int(ev.Request.SUBMIT)
+_CANCEL: Final = int(ev.Request.CANCEL)
+_AMEND: Final = int(ev.Request.AMEND)
+_C_USER: Final = int(CancelReason.USER)
+_C_IOC: Final = int(CancelReason.IOC_REMAINDER)
+_C_FOK: Final = int(CancelReason.FOK_UNFILLABLE)
+_C_STP_TAKER: Final = int(CancelReason.STP_TAKER)
+_C_STP_MAKER: Final = int(CancelReason.STP_MAKER)
+_C_RO_TRIM: Final = int(CancelReason.REDUCE_ONLY_TRIM)
+_C_LIQUIDATION: Final = int(CancelReason.LIQUIDATION)
+_C_DELEVERAGED: Final = int(CancelReason.DELEVERAGED)
 
 
 def _is_int(x: object) -> TypeGuard[int]:
@@ -180,13 +181,13 @@ class ExchangeCore:
     def account(self, acct_id: object) -> Account | None:
         return self.accounts.get(acct_id) if _is_int(acct_id) else None
 
-    def position_of(self, acct_id: int, sym: int | str) -> Position | None:
+    def position_of(self, acct_id: Arg[int], sym: Arg[int | str]) -> Position | None:
         """An account's position in a symbol, if it has one."""
         acct = self.account(acct_id)
         m = self.market(sym)
         return None if acct is None or m is None else acct.positions.get(m.index)
 
-    def book(self, sym: int | str) -> OrderBook:
+    def book(self, sym: Arg[int | str]) -> OrderBook:
         m = self.market(sym)
         if m is None:
             raise KeyError(sym)
@@ -202,7 +203,7 @@ class ExchangeCore:
         return False
 
     # ================================================================== cash and settings
-    def deposit(self, acct_id: int, amount: int) -> bool:
+    def deposit(self, acct_id: Arg[int], amount: Arg[int]) -> bool:
         """Credit ``amount`` atoms to an account's wallet, opening the account if new."""
         if not _is_int(acct_id) or acct_id < 0:
             return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id,
@@ -218,7 +219,7 @@ class ExchangeCore:
         self.events.append((ev.DEPOSIT, acct_id, amount))
         return True
 
-    def withdraw(self, acct_id: int, amount: int) -> bool:
+    def withdraw(self, acct_id: Arg[int], amount: Arg[int]) -> bool:
         """Pay ``amount`` atoms out of the wallet, if that much is available."""
         req = int(ev.Request.WITHDRAW)
         acct = self.account(acct_id)
@@ -233,7 +234,7 @@ class ExchangeCore:
         self.events.append((ev.DEPOSIT, acct.id, -amount))
         return True
 
-    def set_mark(self, sym: int | str, price: int) -> bool:
+    def set_mark(self, sym: Arg[int | str], price: Arg[int]) -> bool:
         """Set a symbol's mark price (ticks), the price every margin figure uses."""
         m = self.market(sym)
         if m is None:
@@ -245,7 +246,7 @@ class ExchangeCore:
         self.events.append((ev.MARK, m.index, p))
         return True
 
-    def _settings_target(self, req: int, acct_id: int, sym: int | str
+    def _settings_target(self, req: int, acct_id: object, sym: object
                          ) -> tuple[Account, Market] | None:
         acct = self.account(acct_id)
         if acct is None:
@@ -264,7 +265,7 @@ class ExchangeCore:
             return Position(m.index, m.spec.default_leverage), True
         return pos, False
 
-    def set_leverage(self, acct_id: int, sym: int | str, leverage: int) -> bool:
+    def set_leverage(self, acct_id: Arg[int], sym: Arg[int | str], leverage: Arg[int]) -> bool:
         """Change a position's leverage, if its risk limit and the account's margin allow."""
         req = int(ev.Request.LEVERAGE)
         target = self._settings_target(req, acct_id, sym)
@@ -292,7 +293,8 @@ class ExchangeCore:
         self.events.append((ev.LEVERAGE, m.index, acct.id, leverage, int(pos.isolated)))
         return True
 
-    def set_margin_mode(self, acct_id: int, sym: int | str, isolated: bool) -> bool:
+    def set_margin_mode(self, acct_id: Arg[int], sym: Arg[int | str], isolated: Arg[bool]
+                        ) -> bool:
         """Switch a symbol between cross and isolated margin (only while flat with no orders)."""
         req = int(ev.Request.MARGIN_MODE)
         target = self._settings_target(req, acct_id, sym)
@@ -310,7 +312,8 @@ class ExchangeCore:
         self.events.append((ev.LEVERAGE, m.index, acct.id, pos.leverage, int(isolated)))
         return True
 
-    def adjust_isolated_margin(self, acct_id: int, sym: int | str, amount: int) -> bool:
+    def adjust_isolated_margin(self, acct_id: Arg[int], sym: Arg[int | str], amount: Arg[int]
+                               ) -> bool:
         """Move ``amount`` atoms from the wallet into an isolated position (``< 0``: back).
 
         Adding needs that much available balance; removing must leave the
@@ -341,7 +344,7 @@ class ExchangeCore:
         self.events.append((ev.ISOLATED_MARGIN, m.index, acct.id, amount))
         return True
 
-    def settle_funding(self, sym: int | str, rate: int) -> bool:
+    def settle_funding(self, sym: Arg[int | str], rate: Arg[int]) -> bool:
         """Settle one funding interval at ``rate`` (1e-8 units) and the current mark.
 
         Every open position pays or receives ``|qty| x mark x rate`` (longs pay
@@ -408,7 +411,7 @@ class ExchangeCore:
         covers symbol index ``sym`` (shared: the one fund, whatever ``sym``)."""
         return self.account_equity(self.fund_ids[sym])
 
-    def seed_fund(self, amount: int, sym: int | str | None = None) -> bool:
+    def seed_fund(self, amount: Arg[int], sym: Arg[int | str | None] = None) -> bool:
         """Pay ``amount`` atoms into an insurance fund (counted as a deposit).
 
         Shared: the one fund (``sym`` may be left out); its FUND event names symbol -1.
@@ -425,11 +428,11 @@ class ExchangeCore:
         return self._seed(self.fund_ids[m.index], ev.FUND, amount,
                           -1 if self.fund_scope == SHARED else m.index)
 
-    def seed_vault(self, amount: int) -> bool:
+    def seed_vault(self, amount: Arg[int]) -> bool:
         """Give the backstop vault (account -2) ``amount`` atoms of capital (a deposit)."""
         return self._seed(VAULT, ev.VAULT_TRANSFER, amount)
 
-    def _seed(self, acct_id: int, kind: int, amount: int, sym: int = -1) -> bool:
+    def _seed(self, acct_id: int, kind: int, amount: object, sym: int = -1) -> bool:
         if not _is_int(amount) or amount <= 0:
             return self._reject(int(ev.Request.DEPOSIT), None, None, acct_id, Reject.BAD_AMOUNT)
         acct = self.accounts.get(acct_id)
@@ -451,7 +454,8 @@ class ExchangeCore:
                 self._forget_resting(pos, o[0], o[2], o[3], o[4])
                 self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
 
-    def liquidate(self, acct_id: int, sym: int | str, to: int | None = None) -> bool:
+    def liquidate(self, acct_id: Arg[int], sym: Arg[int | str], to: Arg[int | None] = None
+                  ) -> bool:
         """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
@@ -502,8 +506,9 @@ class ExchangeCore:
             return self._reject(req, m.index, None, acct.id, Reject.NO_POSITION)
         if to is None:
             to = self.fund_ids[m.index]
-        elif to not in (self.fund_ids[m.index], VAULT):  # not another symbol's fund
+        elif not _is_int(to) or to not in (self.fund_ids[m.index], VAULT):  # another's fund
             return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
+        to = int(to)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
         syms = [m.index] if pos.isolated else [
@@ -580,8 +585,8 @@ class ExchangeCore:
                 total += pos.upnl(mark, self.markets[pos.sym].k)
         return total
 
-    def adl(self, sym: int | str, policy: str, price: int, rng: random.Random | None = None
-            ) -> bool:
+    def adl(self, sym: Arg[int | str], policy: Arg[str], price: Arg[int],
+            rng: random.Random | None = None) -> bool:
         """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
 
         Allowed only while the fund that covers ``sym`` is short (its equity at the
@@ -622,7 +627,7 @@ class ExchangeCore:
                 self._cover_bad_debt(m.index, acct)
         return True
 
-    def socialize(self, sym: int | str, policy: str) -> bool:
+    def socialize(self, sym: Arg[int | str], policy: Arg[str]) -> bool:
         """Spread the fund's deficit over traders, as the alternative last step to ADL.
 
         Only while the fund that covers ``sym`` is short (its equity at the marks
@@ -715,9 +720,10 @@ class ExchangeCore:
         return out
 
     # ================================================================== orders
-    def submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
-               price: int | Decimal | None = None, order_type: int = LIMIT, tif: int = GTC,
-               reduce_only: bool = False, stp: int | None = None) -> bool:
+    def submit(self, acct_id: Arg[int], sym: Arg[int | str], oid: Arg[int], side: Arg[int],
+               qty: int | Decimal, price: int | Decimal | None = None,
+               order_type: Arg[int] = LIMIT, tif: Arg[int] = GTC,
+               reduce_only: Arg[bool] = False, stp: Arg[int | None] = None) -> bool:
         """Place an order.  Returns whether it was accepted (see :attr:`events` for the rest).
 
         ``order_type`` LIMIT needs ``price``; MARKET ignores it and trades as IOC
@@ -811,9 +817,9 @@ class ExchangeCore:
                     return True
         return self._submit(acct_id, sym, oid, side, qty, price, order_type, tif, reduce_only, stp)
 
-    def _submit(self, acct_id: int, sym: int | str, oid: int, side: int, qty: int | Decimal,
-                price: int | Decimal | None, order_type: int, tif: int, reduce_only: bool,
-                stp: int | None) -> bool:
+    def _submit(self, acct_id: Arg[int], sym: Arg[int | str], oid: Arg[int], side: Arg[int],
+                qty: int | Decimal, price: int | Decimal | None, order_type: Arg[int],
+                tif: Arg[int], reduce_only: Arg[bool], stp: Arg[int | None]) -> bool:
         """:meth:`submit` for any request: every field checked, every order type."""
         # -- shape: one test for the common all-int request, a careful one otherwise
         if stp is None:
@@ -833,7 +839,7 @@ class ExchangeCore:
                                         reduce_only, stp)
             if checked is None:
                 return False
-            m, acct, oid, side, qty, order_type, tif, stp = checked
+            m, acct, oid, side, qty, order_type, tif, stp, reduce_only = checked
         book = m.book
         mark = m.mark
         if order_type == 0:  # LIMIT
@@ -912,7 +918,7 @@ class ExchangeCore:
 
     def _check_shape(self, acct_id: object, sym: object, oid: object, side: object, qty: object,
                      order_type: object, tif: object, reduce_only: object, stp: object
-                     ) -> tuple[Market, Account, int, int, int, int, int, int] | None:
+                     ) -> tuple[Market, Account, int, int, int, int, int, int, bool] | None:
         """Slow-path validation of a submit's fields (names, enums, Decimals); rejects itself."""
         m = self.market(sym)
         if m is None:
@@ -935,7 +941,7 @@ class ExchangeCore:
         if lots is None:
             self._reject(_SUBMIT, m.index, oid, acct.id, Reject.BAD_QTY)
             return None
-        return m, acct, int(oid), side_, lots, type_, tif_, stp_
+        return m, acct, int(oid), side_, lots, type_, tif_, stp_, reduce_only
 
     @staticmethod
     def _market_limits(m: Market, book: OrderBook, side: int, qty: int, mark: int
@@ -1175,7 +1181,7 @@ class ExchangeCore:
             else:
                 room -= leaves
 
-    def cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
+    def cancel(self, acct_id: Arg[int], sym: Arg[int | str], oid: Arg[int]) -> bool:
         """Cancel a resting order of this account.
 
         The common request (int fields naming an order of this account) is
@@ -1200,7 +1206,7 @@ class ExchangeCore:
                 return True
         return self._cancel(acct_id, sym, oid)
 
-    def _cancel(self, acct_id: int, sym: int | str, oid: int) -> bool:
+    def _cancel(self, acct_id: Arg[int], sym: Arg[int | str], oid: Arg[int]) -> bool:
         """:meth:`cancel` for any request, every field checked."""
         markets = self.markets
         if type(sym) is int and 0 <= sym < len(markets):
@@ -1222,7 +1228,7 @@ class ExchangeCore:
         self.events.append((CANCELLED, m.index, oid, acct.id, leaves, _C_USER))
         return True
 
-    def amend(self, acct_id: int, sym: int | str, oid: int, price: int | Decimal,
+    def amend(self, acct_id: Arg[int], sym: Arg[int | str], oid: Arg[int], price: int | Decimal,
               qty: int | Decimal) -> bool:
         """Change a resting order's price and open quantity (``qty`` = new leaves).
 

@@ -31,10 +31,11 @@ methods, valuing a position as ``qty * contract_size / price``.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 import attrs
 
-PPM = 1_000_000
+PPM: Final = 1_000_000
 """Scale of every rate: 1 ppm = 1e-6 = 0.0001%."""
 
 
