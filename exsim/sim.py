@@ -135,6 +135,16 @@ def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
     return isinstance(exc, BaseExceptionGroup) and exc.subgroup(kind) is not None
 
 
+def _cancel_status() -> object:
+    """The running trio task's cancel state (which cancel scopes enclose it), compared by
+    identity around a stepped agent's step; ``None`` outside trio.  Private to trio, so
+    read defensively: without it, the check is simply off."""
+    try:
+        return getattr(trio.lowlevel.current_task(), "_cancel_status", None)
+    except RuntimeError:
+        return None
+
+
 @contextmanager
 def _fewer_gc_passes() -> Iterator[None]:
     """Collect cycles after 100,000 net allocations instead of CPython's 700.
@@ -282,6 +292,7 @@ class Simulation:
         self.crashes.append((self.net.now, ctx.agent_id, name, tb))
         if self.config.run.on_agent_error == "stop" and self._stop is not None:
             self._stop.cancel()
+            self.net.settle()  # a stepped agent's crash: stop at this instant, like a task's
 
     async def _agent_task(self, name: str, agent: Agent, ctx: Context) -> None:
         try:
@@ -292,14 +303,19 @@ class Simulation:
     def start_agent(self, nursery: trio.Nursery, name: str, agent: Agent, ctx: Context) -> None:
         """Start one agent now: a trio task, or (``trio_task = False``) its first step."""
         if ctx.stepped:
-            coro = agent.run(ctx)
-            ctx.resume = lambda: self._step_agent(name, ctx, coro)
-            self._step_agent(name, ctx, coro)
+            def first_step() -> None:
+                coro = agent.run(ctx)
+                ctx.resume = lambda: self._step_agent(name, ctx, coro)
+                self._step_agent(name, ctx, coro)
+
+            # when time next runs, at now, as a new trio task would start
+            self.net.call_at_start(first_step)
         else:
             nursery.start_soon(self._agent_task, name, agent, ctx)
 
     def _step_agent(self, name: str, ctx: Context, coro: Coroutine[Any, Any, None]) -> None:
         """Run a stepped agent until its next ``ctx.sleep`` (or its end)."""
+        scopes = _cancel_status()
         try:
             yielded = coro.send(None)
         except StopIteration:
@@ -309,12 +325,21 @@ class Simulation:
             ctx.resume = None
             self._crashed(name, ctx, traceback.format_exc())
             return
-        if yielded is not SUSPENDED:  # it awaited trio (or anything else): it cannot go on
-            ctx.resume = None
+        if yielded is SUSPENDED and _cancel_status() is scopes:
+            return
+        # it awaited trio, or left a trio cancel scope or nursery open across ctx.sleep
+        # (it would stay open on the network's task): unwind it, report it
+        ctx.resume = None
+        what = (f"awaited {yielded!r}" if yielded is not SUSPENDED
+                else "kept a trio cancel scope or nursery open across ctx.sleep")
+        try:
             coro.close()
-            self._crashed(name, ctx, (
-                f"{name} awaited {yielded!r}, but its class sets `trio_task = False`, which "
-                "allows awaiting only ctx.sleep: set `trio_task = True` to await trio.\n"))
+        except Exception as exc:  # reported below, whatever it was
+            what += f" (and closing it raised {exc!r})"
+        self._crashed(name, ctx, (
+            f"{name} {what}, but its class sets `trio_task = False`, which allows awaiting "
+            "only ctx.sleep and no trio cancel scopes or nurseries: set "
+            "`trio_task = True` to use trio.\n"))
 
     def start(self, nursery: trio.Nursery, *, stop_on_crash: bool = True) -> None:
         """Start every actor and agent in ``nursery``; time moves with :meth:`Network.run`.

@@ -45,6 +45,15 @@ class Impatient(Agent):
         await trio.sleep(1)
 
 
+class Scoped(Agent):
+    trio_task = False
+
+    async def run(self, ctx: Context) -> None:
+        await ctx.sleep(2)
+        with trio.CancelScope():  # would stay open on the network's task
+            await ctx.sleep(1)
+
+
 class OneBuy(Agent):
     trio_task = False
 
@@ -86,14 +95,25 @@ def test_a_stepped_agent_crash_stops_the_run_like_a_task_crash(tmp_path: Path) -
     assert "RuntimeError: strategy bug" in summary["error"]
     assert 11 <= summary["sim_seconds"] < 600
     assert (tmp_path / "run" / "orders.parquet").exists()
+    # it stops at the crash's instant, as a trio task's crash does: the same log
+    as_task = Simulation(parse_config(small(600.0, agents=[
+        {"class": "market_maker", "count": 1, "deposit": 1_000_000.0},
+        {"class": "test_sim:Crasher"}]))).run()
+    assert summary["sim_seconds"] == as_task["sim_seconds"] == 11.0
+    assert (summary["events"], summary["digest"]) == (as_task["events"], as_task["digest"])
 
 
-def test_a_stepped_agent_that_awaits_trio_is_stopped_with_why() -> None:
+@pytest.mark.parametrize(("cls", "at", "what"), [
+    ("Impatient", 3.0, "awaited"),
+    ("Scoped", 2.0, "kept a trio cancel scope or nursery open across ctx.sleep"),
+])
+def test_a_stepped_agent_that_uses_trio_is_stopped_with_why(cls: str, at: float,
+                                                             what: str) -> None:
     summary = Simulation(parse_config(small(60.0, agents=[
-        {"class": "test_stepped_agents:Impatient"}]))).run()
-    assert summary["complete"] is False and 3 <= summary["sim_seconds"] < 60
-    assert "sets `trio_task = False`" in summary["error"]
-    assert "set `trio_task = True` to await trio" in summary["error"]
+        {"class": f"test_stepped_agents:{cls}"}]))).run()
+    assert summary["complete"] is False and summary["sim_seconds"] == at
+    assert what in summary["error"] and "sets `trio_task = False`" in summary["error"]
+    assert "set `trio_task = True` to use trio" in summary["error"]
 
 
 def test_isolate_drops_a_stepped_crasher_and_a_returning_agent_keeps_its_mirrors() -> None:
@@ -123,3 +143,37 @@ async def test_the_test_kit_reports_a_stepped_crash() -> None:
         await ex.advance(4)
         with pytest.raises(AgentCrashed, match=r"(?s)crashed at 5 s.*RuntimeError: strategy bug"):
             await ex.advance(2)
+
+
+async def test_a_long_advance_of_stepped_agents_can_be_cancelled() -> None:
+    """The network checkpoints every few thousand instants, even when no task wakes."""
+    async with open_exchange() as ex:
+        ex.add_agents("market_maker", count=2, deposit=1_000_000)
+        ex.add_agents("noise", count=20, params={"rate": 1.0})
+        with trio.CancelScope() as scope:
+
+            async def cancel() -> None:  # runs at the first checkpoint it is given
+                scope.cancel()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(cancel)
+                await ex.advance(3600)
+        assert scope.cancelled_caught and ex.now_s < 3600
+
+
+async def test_a_stepped_agent_starts_when_time_next_runs() -> None:
+    """As a trio task would: what the test sets between add_agents and advance counts."""
+
+    class Sized(Agent):
+        trio_task = False
+        size = 1
+
+        async def run(self, ctx: Context) -> None:
+            ctx.submit(BUY, self.size, 1)
+            await ctx.sleep(3600)
+
+    async with open_exchange() as ex:
+        [ctx] = ex.add_agents(Sized)
+        ex.agent(ctx.account).size = 5
+        await ex.advance(1)
+        assert list(ctx.open_orders.values()) == [5]

@@ -58,6 +58,7 @@ from exsim.timeunits import NS_PER_S
 
 DATA = 0
 WAKE = 1
+CHECKPOINT_EVERY = 4096  # instants without a trio checkpoint, at most, in virtual time
 
 
 @attrs.define(slots=True)
@@ -85,6 +86,7 @@ class Network:
         self._handlers: dict[int, Callable[[list[Any]], None]] = {}  # everything, synchronously
         self._on_data: dict[int, Callable[[list[Any]], None]] = {}  # a task's data, synchronously
         self._woke = True  # the last instant woke a task (so the next needs a barrier)
+        self._starting: list[Callable[[], None]] = []  # call_at_start
         self._seq: dict[int, int] = {}
         self._rngs: dict[int, random.Random] = {}
         self._links: dict[tuple[int, int], list[Any]] = {}  # see _open_link
@@ -179,6 +181,16 @@ class Network:
             raise ValueError(f"wake-up at {at} ns is not after now ({self.now} ns)")
         self._push(at, WAKE, actor, actor, Wake(token))
 
+    def settle(self) -> None:
+        """End the current instant with a barrier (a trio checkpoint), as if it had woken a
+        task: for a handler that cancelled something a task must see at this instant."""
+        self._woke = True
+
+    def call_at_start(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` at the start of the next :meth:`run`, at ``now``, before anything
+        due then is delivered (a stepped agent's first step, like a new task's)."""
+        self._starting.append(fn)
+
     def take_pending(self, dest: int) -> list[Any]:
         """Remove and return the undelivered messages for ``dest``, in key order.
 
@@ -202,6 +214,9 @@ class Network:
         heap = self._heap
         self._origin = trio.current_time() - self.now / NS_PER_S
         self._woke = True  # whatever ran before this call may still be settling
+        starting, self._starting = self._starting, []
+        for start in starting:  # at now, before anything due now is delivered
+            start()
         deliver = self._deliver
         while True:
             if self.virtual:
@@ -212,10 +227,16 @@ class Network:
                     self._woke = False
                 if stop is not None and stop():
                     return
-                if stop is None:  # instants that wake no task follow each other here
-                    while heap and heap[0][0] <= until and not self._woke:
+                if stop is None:  # instants that wake no task follow each other here,
+                    # with a trio checkpoint every CHECKPOINT_EVERY of them (a timeout
+                    # or a cancel around the run must not wait for its end)
+                    left = CHECKPOINT_EVERY
+                    while heap and heap[0][0] <= until and not self._woke and left:
                         deliver(heap[0][0])
-                    if self._woke:
+                        left -= 1
+                    if not left:
+                        await trio.lowlevel.checkpoint()
+                    if self._woke or not left:
                         continue
                 target = until
             else:
@@ -243,16 +264,15 @@ class Network:
         self.now = t
         on_data = self._on_data
         item = heapq.heappop(heap)
+        self._woke = False  # before any receiver runs: one may ask to settle()
         if not heap or heap[0][0] != t:  # one message at this instant: the common case
             dest = item[5]
             if item[1] == DATA and dest in on_data:
                 on_data[dest]([item[6]])
-                self._woke = False
                 return
             handler = self._handlers.get(dest)
             if handler is not None:
                 handler([item[6]])
-                self._woke = False
             else:
                 self._inboxes[dest].send_nowait([item[6]])
                 self._woke = True
@@ -272,7 +292,6 @@ class Network:
             item = heapq.heappop(heap)
         for dest, batch in absorbed.items():
             on_data[dest](batch)
-        woke = False
         handlers = self._handlers
         for dest, batch in batches.items():
             handler = handlers.get(dest)
@@ -280,5 +299,4 @@ class Network:
                 handler(batch)
             else:
                 self._inboxes[dest].send_nowait(batch)
-                woke = True
-        self._woke = woke
+                self._woke = True
