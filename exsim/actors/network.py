@@ -197,7 +197,8 @@ class Network:
         For the end of a run (or a test): the messages still in flight to ``dest``.
         """
         mine = sorted(item for item in self._heap if item[5] == dest)
-        self._heap = [item for item in self._heap if item[5] != dest]
+        # in place: a run in progress holds this very list
+        self._heap[:] = [item for item in self._heap if item[5] != dest]
         heapq.heapify(self._heap)
         return [item[6] for item in mine]
 
