@@ -40,6 +40,8 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from test_engine_stateful import ACCOUNTS, accts, garbage, syms
+from test_waterfall_properties import venue
 
 import exsim.core
 from exsim.core import BUILD_RECORD, SourceFinder, plan
@@ -111,12 +113,6 @@ def test_the_copy_is_interpreted_and_the_rest_compiled(pure: dict[str, ModuleTyp
 
 
 # ----------------------------------------------------------------------------- sessions
-ACCOUNTS = (1, 2, 3, 4)
-accts = st.sampled_from(ACCOUNTS)
-syms = st.sampled_from([0, 1])
-garbage = st.one_of(st.none(), st.text(max_size=3), st.floats(allow_nan=True),
-                    st.integers(-(1 << 70), 1 << 70), st.booleans(),
-                    st.decimals(allow_nan=True, places=4), st.lists(st.integers(), max_size=2))
 maybe_garbage = st.one_of(st.integers(-2, 3), garbage)
 POLICIES = st.sampled_from(["bitmex", "binance", "hyperliquid", "dydx", "clawback",
                             "oi_funding", "nope"])
@@ -480,22 +476,9 @@ def run_sim(config: dict[str, Any], **env: str) -> dict[str, Any]:
 
 @needs_compiled
 def test_a_crash_run_is_the_same_compiled_and_interpreted() -> None:
-    config = {  # test_waterfall_properties.py's first example: takeovers, vault and ADL
-        "run": {"seed": 229, "duration": 400.0},
-        "scenario": {"kind": "flash_crash", "crash_at_s": 60.0, "drop": -0.6, "fall_s": 5.0,
-                     "recovery": 0.5, "recover_s": 120.0},
-        "liquidation": {"adl_policy": "bitmex", "steps": ["backstop", "insurance_fund", "adl"],
-                        "fund_initial": 0.0, "vault_capital": 20_000.0, "slice_lots": 200,
-                        "tolerance": 0.01},
-        "agents": [
-            {"class": "market_maker", "count": 2, "deposit": 300_000.0, "leverage": 5,
-             "params": {"quote_lots": 200, "pull_move_bps": 20.0, "widen": 8.0}},
-            {"class": "noise", "count": 10, "deposit": 20_000.0},
-            {"class": "leveraged", "count": 30, "deposit": 1_000.0,
-             "params": {"leverage_min": 10, "leverage_max": 50, "wait_mean_s": 20,
-                        "hold_mean_s": 3600}},
-        ],
-    }
+    # test_waterfall_properties.py's first example: takeovers, vault and ADL
+    config = venue(drop=-0.6, fall_s=5.0, recovery=0.5, fund=0.0, policy="bitmex",
+                   steps=("backstop", "insurance_fund", "adl"), seed=229)
     compiled = run_sim(config, EXSIM_PURE="0")
     interpreted = run_sim(config, EXSIM_PURE="1")
     assert compiled["compiled"] and not interpreted["compiled"]

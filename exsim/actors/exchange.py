@@ -78,7 +78,6 @@ from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
 ACCOUNTS = "accounts"  # token of the account-snapshot timer
-REQUESTS = frozenset((Submit, Cancel, Amend, SetLeverage, Liquidate, Deleverage, Socialize))
 # events after which the liquidator needs a position's new liquidation price
 _RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL,
                          SOCIALIZED, FUND_EVENT))
@@ -172,7 +171,7 @@ class ExchangeActor:
 
     def _on_message(self, msg: Any) -> None:
         kind = type(msg)
-        if kind in REQUESTS:
+        if kind in self._appliers:  # a request: queued behind the others
             if self.service_ns == 0:
                 self._apply(msg)
                 return
