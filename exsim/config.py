@@ -101,6 +101,9 @@ class ScenarioConfig:
     jump_mean: float = -0.02  # merton: mean log jump
     jump_std: float = 0.05  # merton: std of the log jump
     csv: str = ""  # csv: file of timestamp,price rows (relative to the config file)
+    candles: str = ""  # candles: a file of 1-minute OHLC rows, or a shipped one's name
+    candles_start: str = ""  # candles: the first minute replayed (ISO UTC); "": the file's first
+    rescale: bool = False  # candles: scale every price so the path starts at start_price
 
 
 @attrs.frozen
@@ -206,7 +209,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "liquidation.mode": MODES,
     "liquidation.fee_policy": FEE_POLICIES,
     "liquidation.fund_scope": FUND_SCOPES,
-    "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
+    "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "candles", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
              "exchange.latency.ms", "exchange.latency.high_ms", "exchange.latency.floor_ms",
@@ -394,6 +397,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         except ValueError as exc:
             raise _fail(source, "scenario.csv", str(exc)) from None
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
+    if config.scenario.kind == "candles":
+        config = _check_candles(config, source)
     steps = config.liquidation.steps
     last = ("adl", "clawback", "oi_funding")
     known = ("backstop", "insurance_fund", *last)
@@ -424,6 +429,35 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             config.exchange.latency.high_ms < config.exchange.latency.ms):
         raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")
     return config
+
+
+def _check_candles(config: Config, source: str) -> Config:
+    """A candles scenario's file, window and grid; returns the config with the file resolved."""
+    from exsim.scenarios.candles import MINUTE_S, CandleError, read_candles, resolve, shipped
+    from exsim.scenarios.candles import window as candle_window
+
+    sc = config.scenario
+    if not sc.candles:
+        raise _fail(source, "scenario.candles", "a candles scenario needs a file (shipped: "
+                    f"{', '.join(shipped())})")
+    base = Path(source).parent if source != "<config>" else None
+    path = resolve(sc.candles, base)
+    if not path.is_file():
+        raise _fail(source, "scenario.candles", f"no such file: {path} (shipped: "
+                    f"{', '.join(shipped())})")
+    step = sc.step_s
+    if step != int(step) or MINUTE_S % int(step):
+        raise _fail(source, "scenario.step_s", f"a candles path needs a whole number of "
+                    f"seconds that divides 60, got {step!r}")
+    try:
+        rows = candle_window(read_candles(path), sc.candles_start, config.run.duration,
+                             "scenario.candles_start")
+    except CandleError as exc:
+        raise _fail(source, "scenario.candles", str(exc)) from None
+    if len(rows) * MINUTE_S < config.run.duration:
+        raise _fail(source, "run.duration", f"{config.run.duration:g} s is longer than the "
+                    f"{len(rows)} minutes of {path.name} from the first replayed minute")
+    return attrs.evolve(config, scenario=attrs.evolve(sc, candles=str(path)))
 
 
 def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],

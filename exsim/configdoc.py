@@ -82,7 +82,8 @@ DOCS: dict[str, str] = {
                 "of this kind, with its own seed.",
     "scenario.kind": "`gbm`: geometric Brownian motion; `merton`: GBM with jumps; "
                      "`flash_crash`: a drop and a partial recovery; `csv`: a recorded "
-                     "path; `constant`: flat at `start_price`.",
+                     "path; `candles`: a real crash replayed from one-minute candles; "
+                     "`constant`: flat at `start_price`.",
     "scenario.start_price": "Index price at time 0.",
     "scenario.step_s": "Resolution of the index path, in seconds.",
     "scenario.volatility": "Annualised volatility (`gbm`, `merton`).",
@@ -97,6 +98,16 @@ DOCS: dict[str, str] = {
     "scenario.jump_mean": "`merton`: mean of the log jump.",
     "scenario.jump_std": "`merton`: standard deviation of the log jump.",
     "scenario.csv": "`csv`: a file of `timestamp,price` rows, relative to the config file.",
+    "scenario.candles": "`candles`: one-minute OHLC candles (`time_utc,open,high,low,close`), "
+                        "relative to the config file, or the name of a file shipped in "
+                        "`exsim/data` (real Binance BTCUSDT perpetual crashes: "
+                        "`btc_1m_2020-03-12_13.csv`, `btc_1m_2021-05-19.csv`, "
+                        "`btc_1m_2022-11-08.csv`, `btc_1m_2025-10-10.csv`). Each minute is "
+                        "a seeded path from its open through its high and low to its close.",
+    "scenario.candles_start": "`candles`: the first minute replayed, ISO-8601 UTC "
+                              "(`2020-03-12T10:00:00Z`); empty: the file's first.",
+    "scenario.rescale": "`candles`: multiply every price so that the path starts at "
+                        "`start_price`.",
     # [oracle]
     "oracle": "The mark price: from the index and the book's basis, never the last trade "
               "alone.",
@@ -206,6 +217,11 @@ RULES: dict[str, str] = {
                         "leverage >= 1 does not increase; rate x leverage < 1",
     "scenario.drop": "> -100, < 1",
     "scenario.csv": "an existing file when `kind` is `\"csv\"`",
+    "scenario.candles": "an existing file of consecutive minutes with positive prices and "
+                        "low <= open, close <= high, when `kind` is `\"candles\"`; at least "
+                        "`run.duration` long from `candles_start`",
+    "scenario.candles_start": "a minute of the file",
+    "scenario.step_s": "with `kind = \"candles\"`: a whole number of seconds dividing 60",
     "funding.sample_s": "<= `interval_s`",
     "agents.deposit": "a whole number of cash atoms",
     "agents.leverage": "at most every symbol's max leverage",

@@ -17,7 +17,7 @@ from exsim.actors.messages import SettleFunding
 from exsim.actors.network import Network
 from exsim.core.funding import funding_rate, impact_price, premium
 from exsim.core.units import LinearContract
-from exsim.scenarios.paths import IndexPath
+from exsim.scenarios.index_path import IndexPath
 
 
 class FundingActor:

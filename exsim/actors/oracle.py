@@ -18,7 +18,7 @@ from exsim.actors.network import Network
 from exsim.core.funding import RATE_SCALE
 from exsim.core.markprice import clamp_to_index, ema_alpha, funding_basis_price, median3
 from exsim.core.units import LinearContract
-from exsim.scenarios.paths import IndexPath
+from exsim.scenarios.index_path import IndexPath
 
 METHODS = ("ema_basis", "median3", "fair")
 

@@ -39,7 +39,7 @@ from exsim.core.events import (
     Event,
     Kind,
 )
-from exsim.scenarios.paths import IndexPath
+from exsim.scenarios.index_path import IndexPath
 
 TABLES: dict[str, tuple[int, ...]] = {
     "trades": (FILL,),
