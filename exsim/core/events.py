@@ -39,6 +39,7 @@ class Kind(IntEnum):
     FUND = 15
     SOCIALIZED = 16
     VAULT_TRANSFER = 17
+    SPOT_DEPOSIT = 18
 
 
 class Request(IntEnum):
@@ -77,6 +78,7 @@ ADL: Final = 14
 FUND: Final = 15
 SOCIALIZED: Final = 16
 VAULT_TRANSFER: Final = 17
+SPOT_DEPOSIT: Final = 18
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -118,6 +120,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # cash into the backstop vault: its capital (acct -2) or a liquidated account's leftover
     # margin or fee
     VAULT_TRANSFER: ("sym", "acct", "amount"),
+    # cash (atoms) and coin (lots) paid into an account at a spot venue (sym: the venue's)
+    SPOT_DEPOSIT: ("sym", "acct", "cash", "coin"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {
