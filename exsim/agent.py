@@ -100,12 +100,17 @@ class Context:
 
     def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
                  feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
-                 params: Mapping[str, Any], stepped: bool = False) -> None:
+                 params: Mapping[str, Any], stepped: bool = False, home: int = 0,
+                 hedge: int | None = None,
+                 fundamental: Callable[[int, int], float | None] | None = None) -> None:
         self.agent_id = agent_id
         self.account = account
         self.rng = rng
         self.params = dict(params)
         self.contracts = contracts
+        self.home = home  # the symbol (perpetual or spot venue) this agent trades by default
+        self.hedge = hedge  # a spot venue where it also holds an account, if any
+        self._fundamental = fundamental
         self.events: list[Event] = []  # own events not yet drained by the agent
         self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
         self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
@@ -228,6 +233,15 @@ class Context:
     def market(self, sym: int = 0) -> Snapshot | None:
         """The latest market snapshot visible now (``None`` before the first one)."""
         return self._feed.read(sym, self._net.now)
+
+    def fundamental(self, sym: int = 0, at: int | None = None) -> float | None:
+        """The scenario's fundamental value of ``sym``'s asset (quote currency) at ``at``
+        ns (default now; never later than now), or ``None`` where the run gives agents
+        none.  What informed traders trade towards; not a price anyone can trade at."""
+        if self._fundamental is None:
+            return None
+        now = self._net.now
+        return self._fundamental(sym, now if at is None else max(0, min(at, now)))
 
     def ticks(self, price: Decimal | float | str, sym: int = 0) -> int:
         """A decimal price in ticks (must be on the tick grid)."""

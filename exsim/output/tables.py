@@ -35,6 +35,7 @@ from exsim.core.events import (
     MARK,
     REJECTED,
     SOCIALIZED,
+    SPOT_DEPOSIT,
     VAULT_TRANSFER,
     Event,
     Kind,
@@ -46,7 +47,7 @@ TABLES: dict[str, tuple[int, ...]] = {
     "orders": (ACCEPTED, REJECTED, CANCELLED, AMENDED),
     "marks": (MARK,),
     "funding": (FUNDING_RATE, FUNDING),
-    "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
+    "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN, SPOT_DEPOSIT),
     "account_snapshots": (ACCOUNT,),
     "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED, VAULT_TRANSFER),
 }
