@@ -16,5 +16,5 @@ BUILTIN = {
     "informed": InformedTrader,
 }
 
-__all__ = ["BUILTIN", "Arbitrageur", "InformedTrader", "LeveragedTrader", "MarketMaker", "NoiseTrader",
-           "ShockAgent"]
+__all__ = ["BUILTIN", "Arbitrageur", "InformedTrader", "LeveragedTrader", "MarketMaker",
+           "NoiseTrader", "ShockAgent"]
