@@ -35,6 +35,7 @@ import trio.testing
 from exsim.actors.exchange import ExchangeActor
 from exsim.actors.feed import MarketFeed
 from exsim.actors.funding import FundingActor
+from exsim.actors.index import ScriptedIndex
 from exsim.actors.latency import Constant, LatencyModel, LogNormal, Uniform
 from exsim.actors.liquidator import Liquidator
 from exsim.actors.network import Network
@@ -193,7 +194,9 @@ class Simulation:
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))
                  for i in range(len(self.specs))]
-        self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
+        self.paths = paths  # each symbol's fundamental value (and, scripted, its index)
+        self.index = ScriptedIndex(paths)
+        self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, self.index, contracts,
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
                              clamp=config.oracle.clamp, method=config.oracle.method,
@@ -222,7 +225,7 @@ class Simulation:
         if lc.vault_capital > 0:
             self.core.seed_vault(self.specs[0].contract.cash_to_atoms(lc.vault_capital))
         fc = config.funding
-        self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
+        self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, self.index, contracts,
                                     interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),
                                     interest=fc.interest, clamp=fc.clamp, cap=fc.cap,
                                     impact_notional=fc.impact_notional)
@@ -469,5 +472,5 @@ class Simulation:
         (out / "config.json").write_text(json.dumps(attrs.asdict(self.config), indent=2,
                                                      default=str))
         summary["tables"] = write_tables(self.recorder.log, out)
-        write_series(self.series, self.oracle.paths, out)
+        write_series(self.series, self.paths, out)
         (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -80,7 +80,7 @@ def test_march_2020_follows_the_documented_prices() -> None:
     import attrs
 
     cfg = load_config(CONFIGS / "march_2020.toml")
-    path = Simulation(cfg).oracle.paths[0]
+    path = Simulation(cfg).paths[0]
     assert path.at(0) == 7353 and path.at(57_600 * 10**9) == 3978
     # the first simulated hour runs clean (the whole day is for the CLI)
     short = attrs.evolve(cfg, run=attrs.evolve(cfg.run, duration=3600.0))
