@@ -36,8 +36,8 @@ class Index(Protocol):
 class ScriptedIndex:
     """The scenario's path per perpetual symbol, as the index."""
 
-    def __init__(self, paths: Sequence[IndexPath]) -> None:
-        self.paths = list(paths)
+    def __init__(self, paths: list[IndexPath]) -> None:
+        self.paths = paths  # shared, not copied: the test kit steers a path in place
         self.symbols = len(self.paths)
 
     def at(self, sym: int, now: int) -> float:
