@@ -67,9 +67,15 @@ def _simulation(args: argparse.Namespace, command: str,
     from exsim.sim import AgentLoadError, Simulation
 
     try:
-        return Simulation(load_config(args.config), seed=seed)
+        config = load_config(args.config)
     except ConfigError as exc:
         print(f"exsim {command}: {exc}", file=sys.stderr)
+        return None
+    try:
+        return Simulation(config, seed=seed)
+    except ConfigError as exc:  # checks that need the seed (the index path): no file name yet
+        print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
+              file=sys.stderr)
     except AgentLoadError as exc:
         print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
               file=sys.stderr)
@@ -117,6 +123,7 @@ def _summary_table(summary: dict[str, Any], out: Path) -> str:
             ("digest", summary["digest"])]
     rows += [(f"invariant {k}", "ok" if v else "FAILED")
              for k, v in summary["invariants"].items()]
+    rows += [("warning", text) for text in summary.get("warnings", [])]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:{width}s}  {v}" for k, v in rows)
 
