@@ -227,11 +227,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cwd_last_on_path() -> None:
+    """Let a config's ``"module:Class"`` name a module in the working directory, looked
+    up after the installed packages: a ``pyarrow.py`` (or any file named like a
+    dependency) lying in the directory must not be imported in its place.  ``python -m
+    exsim`` puts the directory first, so it is moved; the ``exsim`` script does not
+    have it, so it is appended.  (Modules already imported when this runs, exsim's own
+    and trio under ``python -m``, came from where Python put them; ``python -P -m
+    exsim`` leaves the directory out from the start.)"""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", cwd)] + [cwd]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # like `python -m`: a config's "module:Class" may name a module in the current directory
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    cwd_last_on_path()
     code: int = args.func(args)
     return code
 
