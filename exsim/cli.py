@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -130,7 +131,7 @@ def _summary_table(summary: dict[str, Any], out: Path) -> str:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from exsim.config import ConfigError, load_document
-    from exsim.sweep import plan, run_sweep
+    from exsim.sweep import SweepInterrupted, plan, run_sweep
 
     try:
         document, source = load_document(args.config)
@@ -150,20 +151,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        rows = run_sweep(specs, out, workers=args.workers, progress=show,
-                         executor=args.executor, ray_address=args.ray_address)
-    except KeyboardInterrupt:
-        print(f"exsim sweep: interrupted; completed runs are kept in {out} and will be "
-              "skipped when you run it again", file=sys.stderr)
-        return 130
+        result = run_sweep(specs, out, workers=args.workers, progress=show,
+                           executor=args.executor, ray_address=args.ray_address)
+    except SweepInterrupted as stop:
+        print(f"exsim sweep: stopped by {stop.signal}: {len(stop.result.rows)} of {len(specs)} "
+              f"runs finished, in {out / 'results.csv'}; the same command resumes the rest",
+              file=sys.stderr)
+        return 128 + int(getattr(signal, stop.signal, signal.SIGINT))
     except ConfigError as exc:
         print(f"exsim sweep: {exc}", file=sys.stderr)
         return 2
+    rows = result.rows
+    if result.changed:
+        print(f"exsim sweep: reran {result.changed} runs whose config changed since they were "
+              f"run into {out}", file=sys.stderr)
     failed = sum(1 for r in rows if not r["complete"])
     from exsim.output.report import write_report
 
     page = write_report(out)
-    print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
+    reused = f", {result.reused} of them reused" if result.reused else ""
+    print(f"{len(rows)} runs ({failed} failed){reused} in {time.perf_counter() - t0:.1f} s: "
           f"{out / 'results.csv'}, {out / 'aggregate.csv'}, {page}")
     return 0 if failed == 0 else 1
 

@@ -16,6 +16,8 @@ ADL), ``[[agents]]`` (class, count, params) and ``[output]``.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -530,6 +532,24 @@ def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],
     if 0 < lc.max_step_notional < lc.min_step_notional:
         raise _fail(source, "liquidation.min_step_notional",
                     f"{lc.min_step_notional} exceeds max_step_notional {lc.max_step_notional}")
+
+
+def config_sha256(config: Config, seed: int) -> str:
+    """The identity of a run: sha256 of its validated config with the seed it runs with.
+
+    A run's outcome is a function of this (and of the code: agent classes and exsim's
+    version are not in it).  The config is hashed as canonical JSON (sorted keys);
+    ``run.seed`` is replaced by ``seed``, which is what the run uses, and a CSV
+    scenario's file by the sha256 of its bytes, so that editing the file (or moving
+    it) changes the identity exactly when the index changes.  A sweep reuses a run
+    only when this matches (:mod:`exsim.sweep`).
+    """
+    data = attrs.asdict(attrs.evolve(config, run=attrs.evolve(config.run, seed=seed)))
+    if config.scenario.kind == "csv":
+        digest = hashlib.sha256(Path(config.scenario.csv).read_bytes()).hexdigest()
+        data["scenario"]["csv"] = f"sha256:{digest}"
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_document(path: str | Path | None = None) -> tuple[dict[str, Any], str]:

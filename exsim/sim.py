@@ -42,7 +42,7 @@ from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
 from exsim.agent import SUSPENDED, Agent, Context
 from exsim.agents import BUILTIN
-from exsim.config import AgentConfig, Config, LatencyConfig
+from exsim.config import AgentConfig, Config, LatencyConfig, config_sha256
 from exsim.core import MODE as CORE_MODE
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
@@ -450,6 +450,7 @@ class Simulation:
             "reason": None if self.failure is None else self.failure.reason,
             "digest": self.recorder.digest,
             "seed": self.seed,
+            "config_sha256": config_sha256(self.config, self.seed),
             "sim_seconds": sim_seconds,
             "wall_seconds": round(wall_seconds, 3),
             "core": CORE_MODE,  # "compiled", or "pure (why)": exsim.core.MODE
