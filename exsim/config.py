@@ -31,7 +31,7 @@ from exsim.core.engine import MAX_UNITS
 from exsim.core.liquidation import FEE_POLICIES, FUND_SCOPES, MODES, LiquidationRules
 from exsim.core.margin import MarginConfigError
 from exsim.core.symbols import BINANCE_BTCUSDT_2021, SymbolError, SymbolSpec, brackets_from_quote
-from exsim.core.units import LinearContract, UnitsError, rate_ppm, to_decimal
+from exsim.core.units import LinearContract, UnitsError, rate_ppm
 
 QUICKSTART = Path(__file__).resolve().parent / "configs" / "quickstart.toml"
 
@@ -493,12 +493,11 @@ def _check_scenario(config: Config, source: str) -> None:
                     "(raise step_s for a long run)")
     if sc.kind == "csv":
         return  # its prices are checked against the grid with the path (exsim.scenarios)
-    price = to_decimal(sc.start_price, "scenario.start_price")
     for sym in config.symbols:
-        ticks = price / to_decimal(sym.tick_size, "tick_size")
+        ticks = sc.start_price / float(sym.tick_size)  # checked a decimal > 0 by now
         if not 1 <= ticks < MAX_UNITS:
             raise _fail(source, "scenario.start_price",
-                        f"{sc.start_price!r} is {float(ticks):.6g} ticks of {sym.name} (tick_size "
+                        f"{sc.start_price!r} is {ticks:.6g} ticks of {sym.name} (tick_size "
                         f"{sym.tick_size}); a price is at least 1 tick and below 2**53 ticks")
 
 

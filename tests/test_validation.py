@@ -49,6 +49,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str], *needles
      ("symbols[0].brackets", "12.7")),
     ('[[symbols]]\ndefault_leverage = 5\nbrackets = [[0, "0.004", true]]\n',
      ("symbols[0].brackets", "True")),
+    ('[[symbols]]\ntick_size = "1e999999"\n', ("symbols[0]", "tick_size", "1e999999")),
+    ('[[symbols]]\ncash_atom = "1e-999999"\n', ("symbols[0]", "cash_atom", "1e-999999")),
     ('[[symbols]]\n[[symbols]]\nname = "ETHUSDT"\n[[symbols]]\nname = "BTCUSDT"\n',
      ("symbols[2].name", "'BTCUSDT'", "symbols[0]")),
     ("[scenario]\nstart_price = 1e300\n", ("scenario.start_price", "1e+300")),
