@@ -154,9 +154,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         result = run_sweep(specs, out, workers=args.workers, progress=show,
                            executor=args.executor, ray_address=args.ray_address)
     except SweepInterrupted as stop:
+        # stopping already: a repeated Ctrl-C is no news, and no traceback
+        old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
         print(f"exsim sweep: stopped by {stop.signal}: {len(stop.result.rows)} of {len(specs)} "
               f"runs finished, in {out / 'results.csv'}; the same command resumes the rest",
               file=sys.stderr)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
         return 128 + int(getattr(signal, stop.signal, signal.SIGINT))
     except ConfigError as exc:
         print(f"exsim sweep: {exc}", file=sys.stderr)

@@ -15,9 +15,10 @@ terminal's Ctrl-C reaches only the parent, which then stops the children itself,
 exactly once: SIGINT to each (a run writes what it recorded, marked incomplete),
 SIGKILL to any still alive ``grace_s`` later, or at once on a second signal.  A
 child whose parent dies (even by SIGKILL) interrupts itself the same way, watching
-the parent from a thread.  While it runs, :func:`run_in_children` turns SIGINT and
-SIGTERM into that stop (no queued task starts after one) and puts the old handlers
-back when it returns.
+the parent from a thread.  While the caller holds a :class:`SignalStop`, SIGINT and
+SIGTERM only note the signal: :func:`run_in_children` then stops (no queued task
+starts after one), and the caller writes its results before the old handlers, and
+with them KeyboardInterrupt, come back.
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ class _Running:
     reading: bool = True  # until its result or end of file: then only its exit is awaited
 
 
-class _Stop:
-    """SIGINT/SIGTERM handlers for the duration of a run: note the signal, wake the wait."""
+class SignalStop:
+    """SIGINT and SIGTERM, while it is entered, only note the signal and wake the
+    supervisor's wait (a self-pipe); the old handlers come back on exit.  Installed in
+    the main thread only (elsewhere Python allows no handlers: it does nothing)."""
 
     def __init__(self) -> None:
         self.signals: list[int] = []
@@ -105,12 +108,17 @@ class _Stop:
     def fd(self) -> int:
         return self._r
 
+    @property
+    def signal(self) -> str | None:
+        """The name of the first signal received, if any."""
+        return signal.Signals(self.signals[0]).name if self.signals else None
+
     def _handler(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
         with contextlib.suppress(BlockingIOError):  # full: it will wake the wait anyway
             os.write(self._w, b"\0")
 
-    def __enter__(self) -> _Stop:
+    def __enter__(self) -> SignalStop:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handler)
@@ -133,38 +141,38 @@ def _context(preload: Sequence[str]) -> Any:
 
 
 def run_in_children(target: Callable[..., Result], tasks: Sequence[tuple[int, tuple[Any, ...]]],
-                    workers: int, on_result: Callable[[int, Result], None], *,
-                    preload: Sequence[str] = (), grace_s: float = GRACE_S) -> str | None:
-    """Call ``target(*args)`` in a child per ``(key, args)`` task, ``workers`` at a time.
+                    workers: int, on_result: Callable[[int, Result], None], stop: SignalStop,
+                    *, preload: Sequence[str] = (), grace_s: float = GRACE_S) -> str | None:
+    """Call ``target(*args)`` in a child per ``(key, args)`` task, ``workers`` at a time,
+    until every task ran or ``stop`` (entered by the caller) caught a signal.
 
     ``on_result(key, result)`` gets each task's returned dict as it finishes, or, for a
-    child that died first, ``{"complete": False, "died": True, "error": "... died ..."}``.  Returns
-    ``None`` when every task ran, or the name of the signal that stopped it (tasks not
-    started then are not reported, nor those stopped, unless they completed).
+    child that died first, ``{"complete": False, "died": True, "error": "... died ..."}``.
+    Returns ``None`` when every task ran, or the name of the signal that stopped it
+    (tasks not started then are not reported, nor those stopped, unless they completed).
     """
     ctx = _context(preload)
     queue = deque(tasks)
     running: list[_Running] = []
-    with _Stop() as stop:
-        while (queue or running) and not stop.signals:
-            while queue and len(running) < max(1, workers):
-                key, args = queue.popleft()
-                reader, writer = ctx.Pipe(duplex=False)
-                process = ctx.Process(target=_child, args=(target, args, writer, grace_s),
-                                      name=f"exsim-task-{key}", daemon=False)
-                process.start()
-                writer.close()
-                running.append(_Running(key, process, reader))
-            _wait(running, stop.fd)
-            for child in _finished(running):
-                on_result(child.key, child.result if child.result is not None else {
-                    "complete": False, "died": True, "error": (
-                        f"the run's process died ({describe_exit(child.process.exitcode)}) "
-                        "before it reported a result")})
-        if not stop.signals:
-            return None
-        _stop_all(running, stop, grace_s, on_result)
-        return signal.Signals(stop.signals[0]).name
+    while (queue or running) and not stop.signals:
+        while queue and len(running) < max(1, workers):
+            key, args = queue.popleft()
+            reader, writer = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=_child, args=(target, args, writer, grace_s),
+                                  name=f"exsim-task-{key}", daemon=False)
+            process.start()
+            writer.close()
+            running.append(_Running(key, process, reader))
+        _wait(running, stop.fd)
+        for child in _finished(running):
+            on_result(child.key, child.result if child.result is not None else {
+                "complete": False, "died": True, "error": (
+                    f"the run's process died ({describe_exit(child.process.exitcode)}) "
+                    "before it reported a result")})
+    if not stop.signals:
+        return None
+    _stop_all(running, stop, grace_s, on_result)
+    return stop.signal
 
 
 def _wait(running: list[_Running], wake_fd: int, timeout: float | None = None) -> None:
@@ -202,7 +210,7 @@ def _finished(running: list[_Running]) -> list[_Running]:
     return done
 
 
-def _stop_all(running: list[_Running], stop: _Stop, grace_s: float,
+def _stop_all(running: list[_Running], stop: SignalStop, grace_s: float,
               on_result: Callable[[int, Result], None]) -> None:
     """Interrupt every child once, give them ``grace_s`` (or until a second signal) to
     write what they recorded, then kill the rest; report only runs that completed."""

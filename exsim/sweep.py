@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exsim.config import ConfigError, config_sha256, parse_config
-from exsim.supervise import run_in_children
+from exsim.supervise import SignalStop, run_in_children
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
@@ -253,16 +253,28 @@ def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
     if progress is not None:
         progress(len(summaries), failed, len(specs))
     stopped: str | None = None
-    try:
-        if executor == "ray":
+    if executor == "ray":  # Ctrl-C as Python raises it: Ray's waits take no wake-up fd
+        try:
             for i, summary in _run_on_ray(specs, todo, out, ray_address):
                 finished(i, summary)
-        else:
+        except KeyboardInterrupt:
+            stopped = "SIGINT"
+        result = _write_results(specs, summaries, reused, changed, out)
+    else:
+        with SignalStop() as stop:  # until the tables are written: a signal only stops
             stopped = run_in_children(run_one, [(i, (specs[i], str(out))) for i in todo],
-                                      workers or os.cpu_count() or 1, finished,
+                                      workers or os.cpu_count() or 1, finished, stop,
                                       preload=["exsim.sim", "exsim.sweep"])
-    except KeyboardInterrupt:  # the Ray path: Ctrl-C as Python raises it
-        stopped = "SIGINT"
+            result = _write_results(specs, summaries, reused, changed, out)
+            stopped = stopped or stop.signal
+    if stopped is not None:
+        raise SweepInterrupted(stopped, result)
+    return result
+
+
+def _write_results(specs: Sequence[RunSpec], summaries: Mapping[int, dict[str, Any]],
+                   reused: int, changed: int, out: Path) -> SweepResult:
+    """The rows of every spec with a summary, in spec order, and their tables on disk."""
     result = SweepResult([_row(specs[i], summaries[i]) for i in sorted(summaries)], reused,
                          changed)
     keys = [k for k, _ in specs[0].point] if specs else []
@@ -270,8 +282,6 @@ def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
     _write_table(result.rows, out / "results", list(blank[0]) if blank else [])
     _write_table(aggregate(result.rows, keys), out / "aggregate",
                  list(aggregate(blank, keys)[0]) if blank else [])
-    if stopped is not None:
-        raise SweepInterrupted(stopped, result)
     return result
 
 
