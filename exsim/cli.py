@@ -154,14 +154,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         result = run_sweep(specs, out, workers=args.workers, progress=show,
                            executor=args.executor, ray_address=args.ray_address)
     except SweepInterrupted as stop:
-        # stopping already: a repeated Ctrl-C is no news, and no traceback
-        old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # stopping already: a repeated Ctrl-C is no news, neither now nor while Python
+        # shuts down (where it would end the process by SIGINT): ignored from here on
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
         print(f"exsim sweep: stopped by {stop.signal}: {len(stop.result.rows)} of {len(specs)} "
               f"runs finished, in {out / 'results.csv'}; the same command resumes the rest",
               file=sys.stderr)
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
         return 128 + int(getattr(signal, stop.signal, signal.SIGINT))
+    except KeyboardInterrupt:  # a Ctrl-C just as the sweep put Python's handler back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"exsim sweep: interrupted; what finished is in {out}, and the same command "
+              "resumes the rest", file=sys.stderr)
+        return 130
     except ConfigError as exc:
         print(f"exsim sweep: {exc}", file=sys.stderr)
         return 2

@@ -234,7 +234,7 @@ def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
     for i, spec in enumerate(specs):
         status, done = previous(out, spec)
         if done is not None:
-            summaries[i] = done | {"skipped": True}
+            summaries[i] = done
         else:
             todo.append(i)
             changed += status == CHANGED
