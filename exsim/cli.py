@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -67,9 +68,15 @@ def _simulation(args: argparse.Namespace, command: str,
     from exsim.sim import AgentLoadError, Simulation
 
     try:
-        return Simulation(load_config(args.config), seed=seed)
+        config = load_config(args.config)
     except ConfigError as exc:
         print(f"exsim {command}: {exc}", file=sys.stderr)
+        return None
+    try:
+        return Simulation(config, seed=seed)
+    except ConfigError as exc:  # checks that need the seed (the index path): no file name yet
+        print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
+              file=sys.stderr)
     except AgentLoadError as exc:
         print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
               file=sys.stderr)
@@ -117,13 +124,14 @@ def _summary_table(summary: dict[str, Any], out: Path) -> str:
             ("digest", summary["digest"])]
     rows += [(f"invariant {k}", "ok" if v else "FAILED")
              for k, v in summary["invariants"].items()]
+    rows += [("warning", text) for text in summary.get("warnings", [])]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:{width}s}  {v}" for k, v in rows)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from exsim.config import ConfigError, load_document
-    from exsim.sweep import plan, run_sweep
+    from exsim.sweep import SweepInterrupted, plan, run_sweep
 
     try:
         document, source = load_document(args.config)
@@ -143,20 +151,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        rows = run_sweep(specs, out, workers=args.workers, progress=show,
-                         executor=args.executor, ray_address=args.ray_address)
-    except KeyboardInterrupt:
-        print(f"exsim sweep: interrupted; completed runs are kept in {out} and will be "
-              "skipped when you run it again", file=sys.stderr)
+        result = run_sweep(specs, out, workers=args.workers, progress=show,
+                           executor=args.executor, ray_address=args.ray_address)
+    except SweepInterrupted as stop:
+        # stopping already: a repeated Ctrl-C is no news, neither now nor while Python
+        # shuts down (where it would end the process by SIGINT): ignored from here on
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        print(f"exsim sweep: stopped by {stop.signal}: {len(stop.result.rows)} of {len(specs)} "
+              f"runs finished, in {out / 'results.csv'}; the same command resumes the rest",
+              file=sys.stderr)
+        return 128 + int(getattr(signal, stop.signal, signal.SIGINT))
+    except KeyboardInterrupt:  # a Ctrl-C just as the sweep put Python's handler back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"exsim sweep: interrupted; what finished is in {out}, and the same command "
+              "resumes the rest", file=sys.stderr)
         return 130
     except ConfigError as exc:
         print(f"exsim sweep: {exc}", file=sys.stderr)
         return 2
+    rows = result.rows
+    if result.changed:
+        print(f"exsim sweep: reran {result.changed} runs whose config changed since they were "
+              f"run into {out}", file=sys.stderr)
     failed = sum(1 for r in rows if not r["complete"])
     from exsim.output.report import write_report
 
     page = write_report(out)
-    print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
+    reused = f", {result.reused} of them reused" if result.reused else ""
+    print(f"{len(rows)} runs ({failed} failed){reused} in {time.perf_counter() - t0:.1f} s: "
           f"{out / 'results.csv'}, {out / 'aggregate.csv'}, {page}")
     return 0 if failed == 0 else 1
 
@@ -220,11 +243,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cwd_last_on_path() -> None:
+    """Let a config's ``"module:Class"`` name a module in the working directory, looked
+    up after the installed packages: a ``pyarrow.py`` (or any file named like a
+    dependency) lying in the directory must not be imported in its place.  ``python -m
+    exsim`` puts the directory first, so it is moved; the ``exsim`` script does not
+    have it, so it is appended.  (Modules already imported when this runs, exsim's own
+    and trio under ``python -m``, came from where Python put them; ``python -P -m
+    exsim`` leaves the directory out from the start.)"""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", cwd)] + [cwd]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # like `python -m`: a config's "module:Class" may name a module in the current directory
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    cwd_last_on_path()
     code: int = args.func(args)
     return code
 

@@ -193,7 +193,7 @@ DOCS: dict[str, str] = {
 # Checks that exsim.config makes in code rather than through its rule tables.
 RULES: dict[str, str] = {
     "exchange.latency.high_ms": ">= `ms` when `kind` is `\"uniform\"`",
-    "symbols.name": "not empty",
+    "symbols.name": "not empty; no two symbols share one",
     "symbols.tick_size": "a decimal > 0",
     "symbols.lot_size": "a decimal > 0",
     "symbols.cash_atom": "a decimal > 0; tick_size x lot_size a whole number of atoms; the "
@@ -203,7 +203,11 @@ RULES: dict[str, str] = {
     "symbols.market_band": "0, or > 0 and < 1",
     "symbols.default_leverage": "1 to the first bracket's max leverage",
     "symbols.brackets": "floors start at 0 and increase; rates in [0, 1) do not decrease; "
-                        "leverage >= 1 does not increase; rate x leverage < 1",
+                        "leverage an integer >= 1 that does not increase; rate x leverage < 1",
+    "scenario.start_price": "at least 1 tick and below 2**53 ticks of every symbol",
+    "scenario.step_s": "`run.duration / step_s` at most 10,000,000 (`gbm`, `merton`)",
+    "agents.count": "at most 1,000,000 agents in all",
+    "output.name": "a plain name: no `/`, `\\` or `..`",
     "scenario.drop": "> -100, < 1",
     "scenario.csv": "an existing file when `kind` is `\"csv\"`",
     "funding.sample_s": "<= `interval_s`",
@@ -558,7 +562,16 @@ def render() -> str:
         "fees are exact only when written as strings (`tick_size = \"0.1\"`). Rates and "
         "fees are fractions: `0.0005` is 0.05%. Times carry their unit in the key's name "
         "(`_s`, `_ms`, `_us`) and become whole nanoseconds of simulated time, so a time "
-        "above 0 but below 1 ns is an error. Cash amounts are in the quote currency.",
+        "above 0 but below 1 ns is an error, and so is one beyond 2**63 - 1 ns (about 292 "
+        "years). Cash amounts are in the quote currency. A decimal (a string or a number) "
+        "is at most 1e100 and at least 1e-100 in size, or 0.",
+        "",
+        "The index path depends on the seed, so it is checked when the simulation is built "
+        "(`exsim validate`, and every run): a path that leaves a symbol's price grid (below "
+        "one tick, or 2**53 ticks and above) is an error naming the `[scenario]` keys that "
+        "shape it, with their values. Whatever passes these checks may still make a run "
+        "in which nothing can happen; its `summary.json` then says so under `warnings` "
+        "(no mark price ever set for a symbol, no order ever accepted).",
         "",
         "## Errors",
         "",

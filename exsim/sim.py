@@ -42,15 +42,16 @@ from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
 from exsim.agent import SUSPENDED, Agent, Context
 from exsim.agents import BUILTIN
-from exsim.config import AgentConfig, Config, LatencyConfig
+from exsim.config import AgentConfig, Config, LatencyConfig, config_sha256
 from exsim.core import MODE as CORE_MODE
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
 from exsim.output.metrics import series, waterfall
 from exsim.output.tables import write_series, write_tables
+from exsim.output.warnings import run_warnings
 from exsim.rng import derive_seed, stream
-from exsim.scenarios.paths import make_path
+from exsim.scenarios.paths import check_path, make_path
 from exsim.timeunits import NS_PER_S, ns
 
 EXCHANGE, ORACLE, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 3, 4, 100
@@ -135,6 +136,13 @@ def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
     return isinstance(exc, BaseExceptionGroup) and exc.subgroup(kind) is not None
 
 
+def _agent_error(exc: BaseException) -> bool:
+    """An agent's own failure (any exception, ``SystemExit`` or another ``BaseException``),
+    as opposed to trio cancelling it or Ctrl-C (``KeyboardInterrupt``, which trio raises
+    in whatever code runs, an agent's included), which end the run as they would any code."""
+    return not (_contains(exc, trio.Cancelled) or _contains(exc, KeyboardInterrupt))
+
+
 def _cancel_status() -> object:
     """The running trio task's cancel state (which cancel scopes enclose it), compared by
     identity around a stepped agent's step; ``None`` outside trio.  Private to trio, so
@@ -193,6 +201,8 @@ class Simulation:
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))
                  for i in range(len(self.specs))]
+        for path, spec in zip(paths, self.specs, strict=True):  # ConfigError if off the grid
+            check_path(path, config.scenario, spec.contract, spec.name)
         self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
@@ -297,7 +307,9 @@ class Simulation:
     async def _agent_task(self, name: str, agent: Agent, ctx: Context) -> None:
         try:
             await agent.run(ctx)
-        except Exception:
+        except BaseException as exc:
+            if not _agent_error(exc):
+                raise
             self._crashed(name, ctx, traceback.format_exc())
 
     def start_agent(self, nursery: trio.Nursery, name: str, agent: Agent, ctx: Context) -> None:
@@ -321,7 +333,9 @@ class Simulation:
         except StopIteration:
             ctx.resume = None
             return
-        except Exception:
+        except BaseException as exc:
+            if not _agent_error(exc):
+                raise
             ctx.resume = None
             self._crashed(name, ctx, traceback.format_exc())
             return
@@ -436,6 +450,7 @@ class Simulation:
             "reason": None if self.failure is None else self.failure.reason,
             "digest": self.recorder.digest,
             "seed": self.seed,
+            "config_sha256": config_sha256(self.config, self.seed),
             "sim_seconds": sim_seconds,
             "wall_seconds": round(wall_seconds, 3),
             "core": CORE_MODE,  # "compiled", or "pure (why)": exsim.core.MODE
@@ -450,6 +465,8 @@ class Simulation:
                 for t, _, name, tb in sorted(self.crashes)],
             "dropped_messages": self.exchange.dropped,
             "invariants": invariants,
+            "warnings": run_warnings([s.name for s in self.specs], [m.mark for m in core.markets],
+                                     orders_accepted=self.recorder.orders_accepted),
         }
         if self.failure is not None and self.failure.detail:
             out["error"] = self.failure.detail

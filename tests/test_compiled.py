@@ -454,6 +454,27 @@ def test_bad_input_is_a_reject_whatever_runs() -> None:
                 call(*args)  # returns False or None, never raises
 
 
+@needs_compiled
+def test_both_cores_refuse_the_same_bracket_rows_alike(pure: dict[str, ModuleType]) -> None:
+    """A leverage of 12.7 made the compiled core raise TypeError and the interpreted one
+    truncate it to 12; both now raise the same SymbolError (issue 16)."""
+    from exsim.core.units import LinearContract
+
+    contract = LinearContract("0.1", "0.001", "0.00000001")
+    compiled = importlib.import_module("exsim.core.symbols")
+    outcomes: dict[str, list[str]] = {}
+    for label, module in (("compiled", compiled), ("pure", pure["exsim.core.symbols"])):
+        outcomes[label] = []
+        for bad in (12.7, 12.0, True, "12", None, 0, 200):
+            try:
+                module.brackets_from_quote(contract, [(0, "0.004", 125), (50_000, "0.005", bad)])
+            except ValueError as exc:  # SymbolError or MarginConfigError
+                outcomes[label].append(f"{type(exc).__name__}: {exc}")
+    assert outcomes["compiled"] == outcomes["pure"]
+    assert len(outcomes["pure"]) == 7 and outcomes["pure"][0] == (
+        "SymbolError: tier 2: max leverage must be an integer, got 12.7")
+
+
 # ----------------------------------------------------------------------------- whole runs
 RUN = textwrap.dedent("""
     import json, sys

@@ -85,6 +85,12 @@ class Recorder:
         self._count()
         return self._trades
 
+    @property
+    def orders_accepted(self) -> int:
+        """Orders with an ACCEPTED event recorded so far (for the summary's warnings)."""
+        self._count()
+        return len(self._asked)
+
     def orders_accounted(self, resting: dict[tuple[int, int], int]) -> bool:
         """Every order: asked == filled + cancelled + resting (``resting``: (sym, oid) -> lots)."""
         self._count()
