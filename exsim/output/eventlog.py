@@ -170,20 +170,17 @@ class LogReader:
                 continue
             a = array("q")
             a.frombytes(raw)
+            del raw
             if self._swap:
                 a.byteswap()
-            words = tuple(a)
-            out: list[tuple[int, Event]] = []
-            append = out.append
-            i, end = 0, len(words)
-            while i < end:
-                at, n = words[i], words[i + 1]
+            i, end = 0, len(a)
+            while i < end:  # each event's ints made as it goes: memory stays one chunk
+                at, n = a[i], a[i + 1]
                 i += 2
                 for _ in range(n):
-                    j = i + length[words[i]]
-                    append((at, words[i:j]))
+                    j = i + length[a[i]]
+                    yield at, tuple(a[i:j])
                     i = j
-            yield from out
 
     def digest(self) -> str:
         """The sha256 of the recorded batches: the run's ``digest`` had it ended here."""

@@ -112,6 +112,11 @@ def _lock(path: Path) -> int | None:
     return fd
 
 
+def lock_run_dir(path: Path) -> RunDir:
+    """An existing run directory, locked against a run writing it meanwhile."""
+    return RunDir(path, _lock(path))
+
+
 def being_written(path: Path) -> bool:
     """Does a live run hold ``path``'s lock?"""
     if fcntl is None or not path.is_dir():

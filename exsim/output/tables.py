@@ -10,7 +10,8 @@ amended, with a ``kind`` column), ``trades.parquet`` (fills), ``marks.parquet``,
 and duckdb read them directly.
 
 Tables are written by streaming over the log (from the run's ``events.bin``), in row
-groups of :data:`ROW_GROUP` rows, so no table is ever built whole in memory.  Integer
+groups: at most :data:`ROW_GROUP` rows are held in all, so no table is ever built whole
+in memory.  Integer
 columns are int64, unless some value does not fit: then that column is
 decimal128(38, 0), or strings beyond that (a deposit above about 92 billion quote
 units in atoms of 1e-8, an order id of 10**30), so one odd value never costs a run
@@ -63,7 +64,7 @@ TABLES: dict[str, tuple[int, ...]] = {
 }
 
 
-ROW_GROUP = 65_536  # rows buffered per table before they go to its file as a row group
+ROW_GROUP = 65_536  # rows buffered (in all tables) before the fullest table's go to its file
 _PAD = (None,)  # appended to an event so that a missing column reads as null
 _KIND_NAMES = pa.array([Kind(k).name if k in FIELDS else None
                         for k in range(max(FIELDS) + 1)], pa.string())
@@ -168,12 +169,16 @@ def write_tables(log: Iterable[tuple[int, Event]], out: Path,
     for writer, kinds in zip(writers.values(), TABLES.values(), strict=True):
         for kind in kinds:
             route[kind] = writer
+    buffered = 0
     for row in log:
         into = route[row[1][0]]
         assert into is not None
         into.rows.append(row)
-        if len(into.rows) >= ROW_GROUP:
-            into.write_group()
+        buffered += 1
+        if buffered >= ROW_GROUP:  # at most ROW_GROUP rows held in all: the fullest goes
+            fullest = max(writers.values(), key=lambda w: len(w.rows))
+            buffered -= len(fullest.rows)
+            fullest.write_group()
     counts = {}
     for name, writer in writers.items():
         writer.close()
