@@ -17,7 +17,8 @@ Usage::
   hour (``--seconds``), written to a temporary run directory as ``exsim run`` does
   (the event log streams to disk): ``sim_seconds_per_wall_second``, ``events_per_s``,
   ``peak_rss_mb`` (the process's peak resident memory by the end of the run and its
-  output, before the replay below), and
+  output, before the replay below), ``rss_mb_at_25_50_75_100pct`` (resident memory at
+  those points of simulated time, before the output), and
   ``crowd_ratio``: the run's events/s over the core alone replaying the run's
   own order flow (its accepted orders, cancels and amends, in order).
 """
@@ -115,6 +116,15 @@ def pipeline(events: list[bench_book.Event], batch: int) -> tuple[float, int]:
     return time.perf_counter() - t0, recorder.trades
 
 
+def _rss_kb() -> int:
+    """Resident memory now (Linux), else the peak so far."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def crowd_config(sim_seconds: float) -> dict[str, Any]:
     return {
         "run": {"seed": 1, "duration": sim_seconds},
@@ -206,8 +216,9 @@ def main() -> None:
         sim = Simulation(parse_config(crowd_config(args.sim_seconds)))
         with tempfile.TemporaryDirectory() as tmp:  # as `exsim run` does: the log streams
             run_dir = Path(tmp) / "crowd"
+            during: list[int] = []  # resident memory at each 1% of simulated time, KB
             t0 = time.perf_counter()
-            summary = sim.run(run_dir)
+            summary = sim.run(run_dir, progress=lambda t, n: during.append(_rss_kb()))
             wall = time.perf_counter() - t0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the run's peak, KB
             replay = replay_flow(sim, run_dir)
@@ -218,6 +229,8 @@ def main() -> None:
                    events_per_s=round(events / wall), crowd_events=events,
                    crowd_trades=summary["trades"],
                    peak_rss_mb=round(rss / 1024),
+                   rss_mb_at_25_50_75_100pct=[round(during[i] / 1024)
+                                              for i in (24, 49, 74, len(during) - 1)],
                    crowd_ratio=round(replay / wall, 3),
                    crowd_complete=summary["complete"],
                    crowd_invariants=all(summary["invariants"].values()))

@@ -40,12 +40,13 @@ def raise_for(signum: int) -> None:
 class StopOnSignal:
     """``with StopOnSignal() as signals``: see the module docstring.
 
-    ``signum`` is the first signal received (``None`` yet); :meth:`arm`, called inside
-    trio, gives the function that stops the run.
+    ``signum`` is the first signal received (``None`` yet), ``stopped`` whether it stopped
+    the run; :meth:`arm`, called inside trio, gives the function that stops the run.
     """
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.stopped = False  # the run was stopped by a signal (not only signalled)
         self._token: trio.lowlevel.TrioToken | None = None
         self._stop: Callable[[], None] | None = None
         self._old: dict[int, Any] = {}
@@ -71,10 +72,15 @@ class StopOnSignal:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = stop
         if self.signum is not None:
-            stop()
+            self._stop_now()
 
     def disarm(self) -> None:
         self._token = self._stop = None
+
+    def _stop_now(self) -> None:  # in trio's thread, between tasks
+        if self._stop is not None:  # else the run ended first: it was not stopped
+            self.stopped = True
+            self._stop()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
@@ -82,4 +88,4 @@ class StopOnSignal:
         self.signum = signum
         if self._token is not None and self._stop is not None:
             with suppress(trio.RunFinishedError):  # it has just ended: nothing to stop
-                self._token.run_sync_soon(self._stop, idempotent=True)
+                self._token.run_sync_soon(self._stop_now, idempotent=True)

@@ -398,13 +398,17 @@ class Simulation:
             if out_dir is not None:
                 run_dir = open_run_dir(Path(out_dir), attrs.asdict(self.config),
                                        self._marker(RUNNING), overwrite=overwrite)
-                self.recorder.spill_to(run_dir.path / EVENTS, self._log_meta())
+                try:
+                    self.recorder.spill_to(run_dir.path / EVENTS, self._log_meta())
+                except BaseException:
+                    run_dir.close()
+                    raise
             try:
                 self._run_trio(progress, signals)
                 if self.crashes and self.config.run.on_agent_error == "stop":
                     _, _, name, tb = min(self.crashes)
                     self.failure = Failure(f"agent crashed: {name}", tb)
-                elif signals.reason is not None:
+                elif signals.stopped and signals.reason is not None:
                     self.failure = Failure(signals.reason)
             except BaseException as exc:
                 raised = exc
@@ -422,8 +426,9 @@ class Simulation:
                     self.write(run_dir, summary)
             except BaseException as exc:
                 if run_dir is not None:  # the log is kept: `exsim report DIR` rebuilds the rest
-                    why = (signals.reason if isinstance(exc, KeyboardInterrupt | Terminated)
-                           else f"failed ({exc!r})")
+                    why = ("interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else
+                           "terminated (SIGTERM)" if isinstance(exc, Terminated) else
+                           f"failed ({exc!r})")
                     with suppress(Exception):
                         run_dir.write_summary(self._marker(
                             f"{why} while writing the results; `exsim report {run_dir.path}` "

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ class OrderLedger:
         self.accepted = 0
         self.rejected_submits = 0
 
-    def feed(self, log: Iterator[tuple[int, Event]] | list[tuple[int, Event]]) -> None:
+    def feed(self, log: Iterable[tuple[int, Event]]) -> None:
         open_ = self.open
         trades = accepted = rejected = 0
 

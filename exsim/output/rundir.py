@@ -74,7 +74,10 @@ def read_summary(directory: Path) -> dict[str, Any] | None:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (and arrive after) while the block runs."""
+    """SIGINT and SIGTERM wait (and arrive after) while the block runs (POSIX)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
     held = {signal.SIGINT, signal.SIGTERM}
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
@@ -185,6 +188,8 @@ def open_run_dir(path: Path, config: Any, marker: dict[str, Any], *,
         if not any((path / name).exists() for name in RUN_FILES):
             raise RunDirError(f"{path} is not an exsim run directory (no summary.json or "
                               "config.json): not replacing it")
+        if Path.cwd().resolve().is_relative_to(path.resolve()):
+            raise RunDirError(f"{path} holds the current directory: not replacing it")
         new = path.with_name(f".{path.name}.new-{os.getpid()}")
         old = path.with_name(f".{path.name}.old-{os.getpid()}")
         shutil.rmtree(new, ignore_errors=True)
