@@ -77,7 +77,7 @@ def _simulation(args: argparse.Namespace, command: str,
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from exsim.interrupts import Terminated
+    from exsim.interrupts import Terminated, reason_of
     from exsim.output.rundir import RunDirError
 
     sim = _simulation(args, "run", args.seed)
@@ -95,10 +95,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 2
     except (KeyboardInterrupt, Terminated) as exc:
         done()
-        what = "interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else \
-            "terminated (SIGTERM)"
-        print(f"exsim run: {what}; {_on_disk(out)}", file=sys.stderr)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 143
+        print(f"exsim run: {reason_of(exc)}; {_on_disk(out)}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143  # 128 + the signal
     except Exception as exc:  # a bug in exsim: the run dir still has the log
         done()
         print(f"exsim run: failed: {exc!r}; {_on_disk(out)}", file=sys.stderr)

@@ -31,6 +31,16 @@ class Terminated(BaseException):
     written, marked incomplete.  A ``BaseException``, so ``except Exception`` lets it by."""
 
 
+def reason_of(exc: BaseException) -> str | None:
+    """The reason a run stopped by ``exc`` gives, if a signal's (or an exception group
+    holding one: trio groups task errors)."""
+    for kind, signum in ((KeyboardInterrupt, signal.SIGINT), (Terminated, signal.SIGTERM)):
+        if isinstance(exc, kind) or (isinstance(exc, BaseExceptionGroup)
+                                     and exc.subgroup(kind) is not None):
+            return REASONS[signum]
+    return None
+
+
 def raise_for(signum: int) -> None:
     if signum == signal.SIGTERM:
         raise Terminated

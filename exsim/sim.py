@@ -50,7 +50,7 @@ from exsim.core import MODE as CORE_MODE
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
-from exsim.interrupts import StopOnSignal, Terminated, raise_for
+from exsim.interrupts import StopOnSignal, Terminated, raise_for, reason_of
 from exsim.output.metrics import series, waterfall
 from exsim.output.rundir import EVENTS, RUNNING, RunDir, open_run_dir
 from exsim.output.tables import SeriesWriter, write_tables
@@ -412,10 +412,9 @@ class Simulation:
                     self.failure = Failure(signals.reason)
             except BaseException as exc:
                 raised = exc
-                if _contains(exc, KeyboardInterrupt):
-                    self.failure = Failure("interrupted (Ctrl-C)")
-                elif _contains(exc, Terminated):
-                    self.failure = Failure("terminated (SIGTERM)")
+                stopped = reason_of(exc)
+                if stopped is not None:
+                    self.failure = Failure(stopped)
                 elif self.failure is None:
                     self.failure = Failure("simulation error", traceback.format_exc())
             try:
@@ -426,9 +425,7 @@ class Simulation:
                     self.write(run_dir, summary)
             except BaseException as exc:
                 if run_dir is not None:  # the log is kept: `exsim report DIR` rebuilds the rest
-                    why = ("interrupted (Ctrl-C)" if isinstance(exc, KeyboardInterrupt) else
-                           "terminated (SIGTERM)" if isinstance(exc, Terminated) else
-                           f"failed ({exc!r})")
+                    why = reason_of(exc) or f"failed ({exc!r})"
                     with suppress(Exception):
                         run_dir.write_summary(self._marker(
                             f"{why} while writing the results; `exsim report {run_dir.path}` "
@@ -442,7 +439,7 @@ class Simulation:
                 raise KeyboardInterrupt from None
             if _contains(raised, Terminated):
                 raise Terminated from None
-            raise raised
+            raise raised  # what broke the run, now that what it recorded is written
         if signals.signum is not None:  # the run, or its writing, was asked to stop
             raise_for(signals.signum)
         return summary

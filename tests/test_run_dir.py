@@ -136,6 +136,32 @@ class Rerun(Agent):
             Rerun.error = str(exc)
 
 
+class Reporter(Agent):
+    """From inside a run, at 2 s, asks for its directory's report (``params.dir``)."""
+
+    trio_task = False
+    error: ClassVar[str] = ""
+
+    async def run(self, ctx: Context) -> None:
+        from exsim.output.report import ReportError, write_report
+
+        await ctx.sleep(2.0)
+        try:
+            write_report(ctx.params["dir"])
+        except ReportError as exc:
+            Reporter.error = str(exc)
+
+
+def test_exsim_report_leaves_a_live_run_alone(tmp_path: Path) -> None:
+    """A running run's directory holds events.bin, as a killed one does; `exsim report`
+    must not take it for a killed run and rebuild (and remove) it under the live run."""
+    d = tmp_path / "run"
+    cfg = parse_config(small(4.0, agents=[{"class": "test_run_dir:Reporter",
+                                           "params": {"dir": str(d)}}]))
+    assert Simulation(cfg).run(d)["complete"]
+    assert Reporter.error == f"{d}: an exsim run is writing this directory now"
+
+
 def test_a_live_runs_directory_is_not_replaced(tmp_path: Path) -> None:
     """While a run writes its directory it holds a lock on it: a rerun with overwrite (as a
     second process would try) is refused."""
