@@ -154,6 +154,9 @@ def test_a_spilling_run_has_the_same_log_digest_and_tables(tmp_path: Path,
     spilled = writer.run(tmp_path / "run")
     assert spilled["digest"] == kept["digest"] and spilled["events"] == kept["events"]
     assert spilled["trades"] == kept["trades"] and spilled["invariants"] == kept["invariants"]
+    resting = {(m.index, o[0]): o[4] for m in writer.core.markets
+               for o in m.book.orders.values()}
+    assert writer.recorder._ledger.open == resting  # it kept only the orders still open
     (tmp_path / "ref").mkdir()
     write_tables(memory.recorder.log, tmp_path / "ref")
     for name in TABLES:
