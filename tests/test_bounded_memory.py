@@ -5,6 +5,7 @@ events drain them."""
 from __future__ import annotations
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import given, settings
 from test_sim import small
 
@@ -49,15 +50,25 @@ def test_a_pruned_feed_reads_as_one_that_keeps_everything(
         feed_module._PRUNE_AT = old
 
 
-def test_a_run_keeps_a_bounded_feed_and_few_own_events() -> None:
+def test_a_run_keeps_a_bounded_feed_and_few_own_events(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    monkeypatch.setattr(feed_module, "_PRUNE_AT", 50)
+    published = [0]
+    real = MarketFeed.publish
+
+    def publish(self: MarketFeed, snap: Snapshot) -> None:
+        published[0] += 1
+        real(self, snap)
+
+    monkeypatch.setattr(MarketFeed, "publish", publish)
     cfg = parse_config(small(300.0, agents=[
         {"class": "market_maker", "count": 2, "deposit": 1_000_000.0},
         {"class": "noise", "count": 5},
         {"class": "leveraged", "count": 5, "params": {"wait_mean_s": 5.0, "hold_mean_s": 5.0}},
         {"class": "arbitrageur", "deposit": 100_000.0}]))
     sim = Simulation(cfg)
-    sim.run()
-    # a snapshot every 100 ms at most: about 3,000 in 300 s, of which at most these are kept
-    assert len(sim.feed._snaps[0]) <= feed_module._PRUNE_AT + 1
+    summary = sim.run()
+    assert published[0] > 500 and len(sim.feed._snaps[0]) <= 50
+    assert summary["complete"] and all(summary["invariants"].values())
     for name, _, ctx in sim.agents:
         assert len(ctx.events) < 200, name  # read or drained, not piled up
