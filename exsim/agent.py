@@ -148,6 +148,7 @@ class Context:
 
     # set per instance by _wire:
     _clock: Callable[[], int]
+    submitted: Callable[[], int]  # orders this agent has sent so far (its last oid's count)
     sleep: _Sleep
     market: _Market
     submit: _Submit
@@ -296,6 +297,9 @@ def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
     def clock() -> int:
         return net.now
 
+    def submitted() -> int:
+        return next_oid
+
     async def sleep(seconds: float) -> None:
         ctx._sleeps += 1
         token = ctx._sleeps
@@ -335,6 +339,6 @@ def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
     def set_leverage(leverage: int, sym: int = 0) -> None:
         send(agent_id, exchange, SetLeverage(account, sym, leverage))
 
-    ctx._clock = clock
+    ctx._clock, ctx.submitted = clock, submitted
     ctx.sleep, ctx.market = sleep, market
     ctx.submit, ctx.cancel, ctx.amend, ctx.set_leverage = submit, cancel, amend, set_leverage

@@ -84,6 +84,9 @@ def _simulation(args: argparse.Namespace, command: str,
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from exsim.interrupts import Terminated, reason_of
+    from exsim.output.rundir import RunDirError
+
     sim = _simulation(args, "run", args.seed)
     if sim is None:
         return 2
@@ -92,35 +95,67 @@ def _cmd_run(args: argparse.Namespace) -> int:
         Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
     show, done = _progress_printer(sim.duration_ns)
     try:
-        summary = sim.run(out, progress=None if args.quiet else show)
-    except KeyboardInterrupt:
+        summary = sim.run(out, progress=None if args.quiet else show, overwrite=args.overwrite)
+    except RunDirError as exc:
         done()
-        print(f"exsim run: interrupted; what was recorded is in {out}", file=sys.stderr)
-        return 130
+        print(f"exsim run: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as exc:
+        done()
+        print(f"exsim run: {reason_of(exc)}; {_on_disk(out)}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143  # 128 + the signal
     except Exception as exc:  # a bug in exsim: the run dir still has the log
         done()
-        print(f"exsim run: failed: {exc!r}; what was recorded is in {out}", file=sys.stderr)
+        print(f"exsim run: failed: {exc!r}; {_on_disk(out)}", file=sys.stderr)
         return 1
     done()
     if not args.no_report:
         from exsim.output.report import write_report
 
-        write_report(out)
+        try:
+            write_report(out)
+        except KeyboardInterrupt:
+            print(f"exsim run: interrupted while drawing the report; {_on_disk(out)}; "
+                  f"`exsim report {out}` draws it", file=sys.stderr)
+            return 130
     print(_summary_table(summary, out))
     if not summary["complete"]:
-        print(f"exsim run: incomplete: {summary['reason']}\n{summary.get('error', '')}",
+        print(f"exsim run: INCOMPLETE: {summary['reason']} (at {summary['sim_seconds']:g} of "
+              f"{config.run.duration:g} simulated s)\n{summary.get('error', '')}",
               file=sys.stderr)
         return 1
     return 0 if all(summary["invariants"].values()) else 1
 
 
+def _on_disk(out: Path) -> str:
+    """What the run directory holds now, in words (from its summary.json)."""
+    from exsim.output.rundir import EVENTS, read_summary
+
+    summary = read_summary(out)
+    if summary is None:
+        return f"nothing was written to {out}"
+    if summary.get("complete"):
+        return f"the run in {out} is complete"
+    where = (f" at {summary['sim_seconds']:g} simulated s" if "sim_seconds" in summary
+             else "")
+    rebuild = (f"; `exsim report {out}` rebuilds its tables from {EVENTS}"
+               if (out / EVENTS).exists() else "")
+    return (f"the run in {out} is INCOMPLETE ({summary.get('reason')}){where}: what was "
+            f"recorded is there{rebuild}")
+
+
 def _summary_table(summary: dict[str, Any], out: Path) -> str:
-    rows = [("output", str(out)), ("complete", summary["complete"]),
+    left = summary.get("unprocessed_requests") or {}
+    rows = [("output", str(out)),
+            ("complete", summary["complete"] if summary["complete"]
+             else f"False: {summary['reason']}"),
             ("seed", summary["seed"]), ("simulated", f"{summary['sim_seconds']:.1f} s"),
             ("wall", f"{summary['wall_seconds']:.1f} s"), ("core", summary.get("core")),
             ("events", summary["events"]),
             ("trades", summary["trades"]), ("agents", summary["agents"]),
             ("max exchange queue", summary["max_exchange_queue"]),
+            ("unprocessed requests", ", ".join(f"{n} {kind}" for kind, n in left.items()
+                                               if n and kind != "total") or "none"),
             ("digest", summary["digest"])]
     rows += [(f"invariant {k}", "ok" if v else "FAILED")
              for k, v in summary["invariants"].items()]
@@ -217,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output directory (default: [output] dir/name-seedN)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="no plots and report.html")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the output directory if it already holds a run (the "
+                     "default refuses)")
     run.set_defaults(func=_cmd_run)
     sweep = sub.add_parser("sweep", help="run every seed and grid point of a [sweep] config")
     sweep.add_argument("config", help="TOML config file with a [sweep] section")

@@ -170,7 +170,9 @@ def run_one(spec: RunSpec, out: str) -> dict[str, Any]:
 def replace_run_dir(run_dir: Path) -> None:
     """Remove what an earlier run left in ``run_dir``: a run never mixes with another's files.
 
-    (When Simulation.run can replace a directory itself, ``overwrite=True``, this goes.)
+    The sweep owns its runs' directories, a failed run's too (which holds only
+    ``error.txt``, so ``Simulation.run(overwrite=True)`` would refuse it as not a run
+    directory): removing it and writing afresh is the sweep's own replacement.
     """
     if run_dir.is_dir():
         shutil.rmtree(run_dir)

@@ -141,7 +141,7 @@ def test_an_agents_base_exception_is_its_crash(cls: str, tmp_path: Path,
     cfg.write_text(f'[run]\nduration = 30.0\n{AGENTS}[[agents]]\nclass = "{cls}"\n')
     assert main(["run", str(cfg), "--out", str(tmp_path / "o"), "--quiet", "--no-report"]) == 1
     err = capsys.readouterr().err
-    assert f"exsim run: incomplete: agent crashed: agents[2] (class '{cls}')" in err
+    assert f"exsim run: INCOMPLETE: agent crashed: agents[2] (class '{cls}')" in err
     # the agent's own traceback, ending in its exception (before: SystemExit left `exsim`)
     assert err.rstrip().endswith(("SystemExit: 3", "Quitter: done here")), err
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())

@@ -152,6 +152,17 @@ class ExchangeActor:
             SetLeverage: self._set_leverage, Liquidate: self._liquidate,
             Deleverage: self._deleverage, Socialize: self._socialize}
 
+    @property
+    def request_kinds(self) -> tuple[type, ...]:
+        """The request types it serves (queued behind each other, one service time each)."""
+        return tuple(self._appliers)
+
+    def take_unprocessed(self) -> list[Any]:
+        """For the end of a run: the requests it never processed, in the queue or still in
+        flight to it (taken off the network, with any other message in flight to it)."""
+        arriving = [m for m in self.net.take_pending(self.id) if type(m) in self._appliers]
+        return [*self.queue, *arriving]
+
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
         self.owners[acct] = actor_id

@@ -39,6 +39,7 @@ class Arbitrageur(Agent):
         qty, limit = max(1, int(p["qty_lots"])), int(p["max_position_lots"])
         while True:
             await ctx.sleep(p["interval_s"])
+            ctx.drain_events()  # it reads its mirrors only: unread events would pile up
             snap = ctx.market()
             if snap is None or snap.mid is None or snap.index is None:
                 continue

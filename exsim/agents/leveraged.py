@@ -48,6 +48,7 @@ class LeveragedTrader(Agent):
         k = ctx.contracts[0].k
         while True:
             await ctx.sleep(rng.expovariate(1 / max(p["wait_mean_s"], 1e-9)))
+            ctx.drain_events()  # it reads its mirrors only: unread events would pile up
             snap = ctx.market()
             if snap is None or snap.mark is None or ctx.balance <= 0:
                 continue

@@ -15,7 +15,7 @@ execution, socialized loss).  The totals are the sum over the funds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, MARK, SOCIALIZED, Event
@@ -48,7 +48,7 @@ def _fund_moves(e: Event, fund_of: Sequence[int] | None, house: frozenset[int]
     return FUND_ID, 0
 
 
-def waterfall(log: list[tuple[int, Event]], cash_atom: float,
+def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
               funds: Sequence[int] | None = None) -> dict[str, Any]:
     """Counts and amounts (quote currency) of the liquidation waterfall in a run's log.
 
@@ -120,8 +120,20 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float,
     }
 
 
-def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
-           tick: list[float], lot: list[float], funds: Sequence[int] | None = None
+class _Points(list[tuple[int, int, float]]):
+    """A series that hands each point to a sink instead of keeping it."""
+
+    def __init__(self, name: str, sink: Callable[[str, int, int, float], None]) -> None:
+        super().__init__()
+        self.name, self.sink = name, sink
+
+    def append(self, point: tuple[int, int, float]) -> None:
+        self.sink(self.name, *point)
+
+
+def series(log: Iterable[tuple[int, Event]], k: list[int], cash_atom: float,
+           tick: list[float], lot: list[float], funds: Sequence[int] | None = None,
+           sink: Callable[[str, int, int, float], None] | None = None
            ) -> dict[str, list[tuple[int, int, float]]]:
     """Time series for plots, as ``(time ns, sym, value)`` rows in quote units.
 
@@ -130,13 +142,16 @@ def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
     at each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
     (fund cash flows); with per-symbol funds (``funds`` as in :func:`waterfall`, more
     than one), also ``symbol_fund``: each symbol's fund's cash, under its symbol.
+    With ``sink``, each point goes to ``sink(name, time, sym, value)`` as it is found and
+    the lists stay empty: a long run's plots in bounded memory.
     """
     names = ["mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl", "draw",
              "contribution"]
     per_symbol = funds is not None and len(set(funds)) > 1
     if per_symbol:
         names.append("symbol_fund")
-    out: dict[str, list[tuple[int, int, float]]] = {name: [] for name in names}
+    out: dict[str, list[tuple[int, int, float]]] = {
+        name: [] if sink is None else _Points(name, sink) for name in names}
     house = frozenset(funds) if funds is not None else frozenset((FUND_ID,))
     fund_cash: dict[int, int] = {}
     positions: dict[tuple[int, int], int] = {}

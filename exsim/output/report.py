@@ -27,14 +27,28 @@ import matplotlib.pyplot as plt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exsim.output.eventlog import LogError
+from exsim.output.recover import recover
+from exsim.output.rundir import EVENTS, RunDirError, replace_atomically
+
 
 class ReportError(ValueError):
     """The directory is neither a run nor a sweep."""
 
 
 def write_report(directory: str | Path) -> Path:
-    """Write the plots and ``report.html`` into ``directory``; returns the HTML's path."""
+    """Write the plots and ``report.html`` into ``directory``; returns the HTML's path.
+
+    A run directory that still holds its event log (``events.bin``: the run was killed,
+    or stopped while writing its results) first gets its tables, series and summary
+    rebuilt from it (:func:`exsim.output.recover.recover`; still marked incomplete).
+    """
     d = Path(directory)
+    if (d / EVENTS).exists():
+        try:
+            recover(d)
+        except (RunDirError, LogError) as exc:
+            raise ReportError(str(exc)) from None
     if (d / "series.parquet").exists():
         summary = _read(d / "summary.json", lambda p: json.loads(p.read_text()))
         if not isinstance(summary, dict):
@@ -51,7 +65,8 @@ def write_report(directory: str | Path) -> Path:
         raise ReportError(f"{d}: not a run directory (no series.parquet) nor a sweep "
                           "directory (no aggregate.parquet)")
     page = d / "report.html"
-    page.write_text(_html(title, table, images, d))
+    text = _html(title, table, images, d)
+    replace_atomically(page, lambda tmp: tmp.write_text(text))
     return page
 
 
@@ -96,7 +111,7 @@ def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
 
 def _save(fig: Any, path: Path) -> str:
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
     return path.name
 
