@@ -46,6 +46,8 @@ class RunConfig:
     duration: float = 3600.0  # simulated seconds
     clock: str = "virtual"  # "virtual" (as fast as the CPU allows) or "wall"
     on_agent_error: str = "stop"  # "stop" the run, or "isolate": drop the agent and go on
+    max_wall_seconds: float = 0.0  # stop the run after this much wall time; 0: no limit
+    max_stall_seconds: float = 120.0  # simulated time stuck this long (wall s): stop; 0: never
 
 
 @attrs.frozen
@@ -221,7 +223,8 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
              "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap"}
-_NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
+_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds",
+                 "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
                  "funding.cap", "output.account_snapshot_s", "agents.latency_ms",

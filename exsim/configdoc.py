@@ -43,6 +43,14 @@ DOCS: dict[str, str] = {
     "run.clock": "`virtual`: simulated time goes as fast as the CPU allows; `wall`: real time.",
     "run.on_agent_error": "When an agent raises: `stop` ends the run (recorded as incomplete); "
                           "`isolate` drops that agent and goes on.",
+    "run.max_wall_seconds": "A watchdog: the run stops (between two instants, written and "
+                            "marked incomplete with the reason) after this many seconds of "
+                            "wall time; `0`: no limit.",
+    "run.max_stall_seconds": "A watchdog for hangs (virtual clock): when simulated time has "
+                             "not moved for this many seconds of wall time, an agent found "
+                             "running ends as crashed (`on_agent_error` decides what "
+                             "follows), anything else stops the run, marked incomplete; "
+                             "`0`: never.",
     # [exchange]
     "exchange": "The matching engine, its market-data feed and the network between it and "
                 "the agents.",

@@ -58,6 +58,7 @@ from exsim.output.warnings import run_warnings
 from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import check_path, make_path
 from exsim.timeunits import NS_PER_S, ns
+from exsim.watchdog import Watchdog, WatchdogExpired
 
 EXCHANGE, ORACLE, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 3, 4, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
@@ -150,7 +151,8 @@ def _agent_error(exc: BaseException) -> bool:
     """An agent's own failure (any exception, ``SystemExit`` or another ``BaseException``),
     as opposed to trio cancelling it or Ctrl-C (``KeyboardInterrupt``, which trio raises
     in whatever code runs, an agent's included), which end the run as they would any code."""
-    return not (_contains(exc, trio.Cancelled) or _contains(exc, KeyboardInterrupt))
+    return not any(_contains(exc, kind) for kind in (trio.Cancelled, KeyboardInterrupt,
+                                                     Terminated, WatchdogExpired))
 
 
 def _cancel_status() -> object:
@@ -192,6 +194,7 @@ class Simulation:
         self.seed = config.run.seed if seed is None else seed
         self.duration_ns = ns(config.run.duration)
         self.failure: Failure | None = None
+        self._watchdog_reason: str | None = None  # why the watchdog stopped the run, if it did
         self.crashes: list[tuple[int, int, str, str]] = []  # (time ns, agent id, name, traceback)
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
@@ -424,11 +427,17 @@ class Simulation:
                     self.failure = Failure(f"agent crashed: {name}", tb)
                 elif signals.stopped and signals.reason is not None:
                     self.failure = Failure(signals.reason)
+                elif self._watchdog_reason is not None:
+                    self.failure = Failure(self._watchdog_reason)
             except BaseException as exc:
                 raised = exc
                 stopped = reason_of(exc)
                 if stopped is not None:
                     self.failure = Failure(stopped)
+                elif _contains(exc, WatchdogExpired):  # the run ends here, marked: not an error
+                    raised = None
+                    self.failure = Failure(self._watchdog_reason or "watchdog",
+                                           traceback.format_exc())
                 elif self.failure is None:
                     self.failure = Failure("simulation error", traceback.format_exc())
             try:
@@ -467,18 +476,29 @@ class Simulation:
             if progress is not None:
                 progress(t, self.recorder.count)
 
+        rc = self.config.run
+        names = {id(agent): name for name, agent, _ in self.agents}
+        dog = Watchdog(rc.max_wall_seconds,
+                       rc.max_stall_seconds if rc.clock == "virtual" else 0.0,
+                       lambda: self.net.now, lambda obj: names.get(id(obj)))
+
         async def body() -> None:
             with trio.CancelScope() as scope:
                 signals.arm(scope.cancel)
+                dog.arm(scope.cancel)
                 try:
                     await self.main(report)
                 finally:
                     signals.disarm()
+                    dog.disarm()
 
         clock = (trio.testing.MockClock(autojump_threshold=0)
-                 if self.config.run.clock == "virtual" else None)
-        with _fewer_gc_passes():
-            trio.run(body, clock=clock)
+                 if rc.clock == "virtual" else None)
+        try:
+            with _fewer_gc_passes(), dog:
+                trio.run(body, clock=clock)
+        finally:
+            self._watchdog_reason = dog.reason
 
     def _marker(self, reason: str) -> dict[str, Any]:
         """The summary of a run not (or not yet) written to its end."""
