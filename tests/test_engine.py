@@ -287,3 +287,26 @@ def test_amend_that_keeps_priority_keeps_reduce_only_seniority(core: ExchangeCor
     assert core.book(0).orders[2][4] == lots("0.4")
     assert core.book(0).orders[3][4] == lots("0.1")
     assert all(core.invariants().values())
+
+
+def test_a_rejected_event_carries_only_int64_ids(core: ExchangeCore) -> None:
+    """An oid or account id outside int64 is refused, and the REJECTED event says -1 for
+    it: the event log's columns are int64 (a 10**30 there broke the Parquet writer)."""
+    low, high = -(1 << 63), (1 << 63) - 1
+    cases = [
+        (lambda: core.cancel(1, 0, 10**30), 10**30, 1),
+        (lambda: core.cancel(1, 0, -(10**30)), -(10**30), 1),
+        (lambda: core.amend(1, 0, 1 << 63, px(30000), 1), 1 << 63, 1),
+        (lambda: core.submit(10**30, 0, 7, BUY, 1, px(30000)), 7, 10**30),
+        (lambda: core.withdraw(-(1 << 64), 5), None, -(1 << 64)),
+        (lambda: core.cancel(1, 0, high), high, 1),  # in range: kept as it came
+        (lambda: core.cancel(low, 0, 5), 5, low),
+    ]
+    for call, oid, acct in cases:
+        core.events.clear()
+        assert call() is False
+        (event,) = core.events
+        assert event[0] == REJECTED
+        fits = (oid if oid is not None and low <= oid <= high else -1,
+                acct if low <= acct <= high else -1)
+        assert (event[3], event[4]) == fits, event

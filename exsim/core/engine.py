@@ -89,6 +89,9 @@ from exsim.core.units import PPM, ceil_div
 MAX_UNITS: Final = 1 << 53
 """Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
 
+_INT64_MIN: Final = -(1 << 63)
+_INT64_END: Final = 1 << 63
+
 _SUBMIT: Final = int(ev.Request.SUBMIT)
 _CANCEL: Final = int(ev.Request.CANCEL)
 _AMEND: Final = int(ev.Request.AMEND)
@@ -122,6 +125,13 @@ def _on_grid(value: object, step: Decimal) -> int | None:
     else:
         return None
     return n if 0 < n < MAX_UNITS else None
+
+
+def _int64_or_minus_one(value: object) -> int:
+    """``value`` as an int if it is one that fits in int64, else -1 (for a REJECTED event)."""
+    if _is_int(value) and _INT64_MIN <= value < _INT64_END:
+        return int(value)
+    return -1
 
 
 def _small_enum(value: object, size: int) -> int | None:
@@ -195,11 +205,11 @@ class ExchangeCore:
 
     def _reject(self, request: int, sym: object, oid: object, acct: object,
                 reason: Reject) -> bool:
+        """Append one REJECTED event; an oid or account id that is not an int64 is -1 in it
+        (the event log's columns are int64: a refused ``cancel(10**30)`` must not break it)."""
         m = self.market(sym) if sym is not None else None
         self.events.append((ev.REJECTED, request, -1 if m is None else m.index,
-                            int(oid) if _is_int(oid) else -1,
-                            int(acct) if _is_int(acct) else -1,
-                            int(reason)))
+                            _int64_or_minus_one(oid), _int64_or_minus_one(acct), int(reason)))
         return False
 
     # ================================================================== cash and settings
