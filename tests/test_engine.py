@@ -310,3 +310,30 @@ def test_a_rejected_event_carries_only_int64_ids(core: ExchangeCore) -> None:
         fits = (oid if oid is not None and low <= oid <= high else -1,
                 acct if low <= acct <= high else -1)
         assert (event[3], event[4]) == fits, event
+
+
+def test_withdrawals_pay_out_cash_never_unrealized_profit() -> None:
+    """No fees.  Account 1 (10,000) buys 1 BTC at 30,000 at 10x from account 2.
+
+    Mark 33,000: uPnL +3,000, initial margin 3,300.  The available balance counts the
+    profit (10,000 - 3,300 + 3,000 = 9,700), but only cash may leave: 10,000 - 3,300 =
+    6,700.  Mark 28,000: a loss counts: 10,000 - 2,800 - 2,000 = 5,200.  Account 2 (short
+    at 28,000, +2,000) likewise keeps its profit in: 10,000 - 2,800 = 7,200."""
+    core = ExchangeCore([spec(maker_fee=0, taker_fee=0)])
+    core.set_mark(0, px(30000))
+    for a in (1, 2):
+        core.deposit(a, usd(10_000))
+    assert core.submit(2, 0, 1, SELL, lots(1), px(30000))
+    assert core.submit(1, 0, 2, BUY, lots(1), order_type=MARKET)
+    for mark, cases in ((33000, {1: "6700"}), (28000, {1: "5200", 2: "7200"})):
+        core.set_mark(0, px(mark))
+        for acct, free in cases.items():
+            before = snapshot(core)
+            assert available_balance(core.accounts[acct], core.markets) >= usd(free)
+            assert not core.withdraw(acct, usd(free) + 1)
+            assert core.events[-1][0] == REJECTED
+            assert core.events[-1][5] == Reject.INSUFFICIENT_MARGIN
+            assert snapshot(core) == before
+            assert core.withdraw(acct, usd(free))  # free cash still leaves
+            assert core.deposit(acct, usd(free))  # put back for the next case
+    assert all(core.invariants().values())

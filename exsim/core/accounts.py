@@ -118,6 +118,29 @@ def available_balance(acct: Account, markets: Sequence[Market]) -> int:
     return avail
 
 
+def withdrawable(acct: Account, markets: Sequence[Market]) -> int:
+    """Cash (atoms) that may leave the exchange: the available balance without the cross
+    positions' unrealized profits (their losses still count).
+
+    A profit is not cash until it is realized: paid out, it would leave the account
+    short if the price came back, and the fund would pay the difference.  Every
+    position's claim without its profit is at least zero, so this is never more than the
+    wallet.
+    """
+    free = acct.wallet
+    for pos in acct.positions.values():
+        m = markets[pos.sym]
+        mark = m.mark
+        if mark is None:
+            continue
+        free -= pos.claim(mark, m.k)
+        if not pos.isolated:
+            upnl = pos.upnl(mark, m.k)
+            if upnl > 0:
+                free -= upnl
+    return free
+
+
 def position_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
     """Cash behind one position apart from its own PnL, at the marks (for its bankruptcy price)."""
     return _backing(acct, pos, markets, with_mm=False)

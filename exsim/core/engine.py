@@ -41,6 +41,7 @@ from exsim.core.accounts import (
     available_balance,
     position_backing,
     position_bankruptcy_price,
+    withdrawable,
 )
 from exsim.core.adl import POLICIES as ADL_POLICIES
 from exsim.core.adl import Candidate, allocate, deleverage_queue, quantiles
@@ -230,14 +231,15 @@ class ExchangeCore:
         return True
 
     def withdraw(self, acct_id: Arg[int], amount: Arg[int]) -> bool:
-        """Pay ``amount`` atoms out of the wallet, if that much is available."""
+        """Pay ``amount`` atoms out of the wallet, if that much is withdrawable
+        (:func:`~exsim.core.accounts.withdrawable`: cash, never unrealized profit)."""
         req = int(ev.Request.WITHDRAW)
         acct = self.account(acct_id)
         if acct is None:
             return self._reject(req, None, None, acct_id, Reject.UNKNOWN_ACCOUNT)
         if not _is_int(amount) or amount <= 0:
             return self._reject(req, None, None, acct_id, Reject.BAD_AMOUNT)
-        if available_balance(acct, self.markets) < amount:
+        if withdrawable(acct, self.markets) < amount:
             return self._reject(req, None, None, acct_id, Reject.INSUFFICIENT_MARGIN)
         acct.wallet -= amount
         self.ledger.deposits -= amount
