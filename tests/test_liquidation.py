@@ -7,15 +7,17 @@ from decimal import Decimal
 from core_helpers import C, px, snapshot, usd
 
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED
+from exsim.core.events import ADL, CANCELLED, FILL, LIQUIDATION, REJECTED
 from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.liquidation import FUND, LiquidationIndex, is_liquidatable
-from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, Reject
+from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, CancelReason, Reject
 from exsim.core.symbols import SymbolSpec, brackets_from_quote
 
 # no fees and one 0.5% bracket, so every number below is easy to check by hand
 SPEC = SymbolSpec("BTCUSDT", C, brackets_from_quote(C, [(0, "0.005", 100)]),
                   maker_fee=0, taker_fee=0, market_band=None, default_leverage=20)
+ETH = SymbolSpec("ETHUSDT", C, brackets_from_quote(C, [(0, "0.005", 100)]),
+                 maker_fee=0, taker_fee=0, market_band=None, default_leverage=20)
 A, B, C_, D, E, F = 1, 2, 3, 4, 5, 6
 
 
@@ -189,4 +191,33 @@ def test_the_fund_pays_a_flat_accounts_bad_debt() -> None:
     assert core.submit(A, 0, 4, SELL, lots("1"), px(28000), reduce_only=True)
     assert [e[1:] for e in core.events if e[0] == FUND_EVENT] == [(0, A, -usd("500"))]
     assert core.accounts[A].wallet == 0 and core.fund.wallet == usd("9500")
+    assert all(core.invariants().values())
+
+
+def test_a_cross_liquidation_cancels_every_order_of_the_account_isolated_too() -> None:
+    """A (1,000, cross in BTC, isolated in ETH) is long 0.5 BTC at 30,000 and bids 1 ETH at
+    1,900 isolated.  Mark 28,100: equity 1,000 - 950 = 50 < MM 70.25, liquidatable; the
+    takeover is at 28,000 and leaves the wallet at 0.  Its ETH bid is cancelled too (as on
+    Binance): left resting, B's sell at 1,900 would fill it and move 95 of initial margin
+    out of an empty wallet."""
+    core = ExchangeCore([SPEC, ETH])
+    core.set_mark(0, px(30000))
+    core.set_mark(1, px(2000))
+    core.deposit(A, usd("1000"))
+    core.deposit(B, usd("100000"))
+    assert core.set_margin_mode(A, 1, True)
+    assert core.submit(B, 0, 1, SELL, lots("0.5"), px(30000), tif=POST_ONLY)
+    assert core.submit(A, 0, 2, BUY, lots("0.5"), order_type=MARKET)
+    assert core.submit(A, 1, 3, BUY, lots("1"), px(1900))
+    assert core.submit(A, 0, 4, BUY, lots("0.1"), px(27000))  # a cross order as well
+    core.set_mark(0, px(28100))
+    core.events.clear()
+    assert core.liquidate(A, 0)
+    cancelled = sorted((e[1], e[2], e[5]) for e in core.events if e[0] == CANCELLED)
+    assert cancelled == [(0, 4, CancelReason.LIQUIDATION), (1, 3, CancelReason.LIQUIDATION)]
+    (liq,) = events_of(core, LIQUIDATION)
+    assert liq[4] == px(28000) and core.accounts[A].wallet == 0
+    assert not any(o[1] == A for m in core.markets for o in m.book.orders.values())
+    assert core.submit(B, 1, 5, SELL, lots("1"), px(1900))  # rests: nobody to fill
+    assert not events_of(core, FILL) and core.accounts[A].wallet == 0
     assert all(core.invariants().values())

@@ -471,7 +471,7 @@ class ExchangeCore:
         """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
-        is isolated, in every symbol if it is cross).  Then a part of the
+        is isolated; if it is cross, in every symbol, isolated positions' orders too).  Then a part of the
         position, sized by :attr:`liquidation_rules` (:func:`~exsim.core.liquidation.step_lots`:
         all of it, down to the next lower bracket, or a capped fraction), moves to
         the taker-over ``to``: the insurance fund that covers the symbol (``None``,
@@ -523,8 +523,9 @@ class ExchangeCore:
         to = int(to)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
-        syms = [m.index] if pos.isolated else [
-            p.sym for p in acct.positions.values() if not p.isolated]
+        # cross: every order of the account, isolated ones too (Binance): one left resting
+        # could fill later and take initial margin out of the wallet the takeover emptied
+        syms = [m.index] if pos.isolated else list(acct.positions)
         self._cancel_all(acct, syms, _C_LIQUIDATION)
         price = position_bankruptcy_price(acct, m.index, self.markets)
         if price is None:  # solvent at any price: cannot happen while liquidatable
