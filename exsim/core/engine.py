@@ -363,6 +363,12 @@ class ExchangeCore:
         a positive rate), cross positions from the wallet and isolated ones
         from their margin.  Rounding is against each position, and the atoms
         this keeps go to the fee pool, so cash stays conserved exactly.
+
+        A house account (a fund or the vault: a negative id) receives funding like
+        anyone but pays only out of its cash, never below zero: the positions it holds
+        are ones it is working out, and a fund with a negative balance would be a debt
+        nobody backs.  What it cannot pay the fee pool pays, so the receivers get their
+        due in full; its FUNDING event shows what it paid.
         """
         req = int(ev.Request.FUNDING)
         m = self.market(sym)
@@ -380,6 +386,10 @@ class ExchangeCore:
             if pos is None or not pos.qty:
                 continue
             amount = funding_payment(pos.qty, mark, m.k, int(rate))
+            if amount < 0 and acct.id < 0:  # a house account pays out of its cash only
+                cash = pos.margin if pos.isolated else acct.wallet
+                if -amount > cash:
+                    amount = -cash if cash > 0 else 0
             if pos.isolated:
                 pos.margin += amount
             else:
