@@ -141,6 +141,33 @@ def withdrawable(acct: Account, markets: Sequence[Market]) -> int:
     return free
 
 
+def margin_equity(acct: Account, pos: Position, markets: Sequence[Market]) -> tuple[int, int]:
+    """``(equity, notional)`` in atoms at the marks of what backs ``pos``.
+
+    Cross: the wallet plus every cross position's uPnL, and their gross notional
+    ``sum(|Q| x M x k)``; isolated: the position's own margin plus its uPnL, and its
+    notional.  The equity is what the account can pay before it is below zero (a share
+    of socialized loss is capped at it); a takeover spreads it over the notional
+    (:func:`position_bankruptcy_price`).
+    """
+    if pos.isolated:
+        m = markets[pos.sym]
+        if m.mark is None or not pos.qty:
+            return pos.margin, 0
+        return pos.margin + pos.upnl(m.mark, m.k), abs(pos.qty) * m.mark * m.k
+    equity = acct.wallet
+    notional = 0
+    for p in acct.positions.values():
+        if p.isolated or not p.qty:
+            continue
+        m = markets[p.sym]
+        if m.mark is None:
+            continue
+        equity += p.upnl(m.mark, m.k)
+        notional += abs(p.qty) * m.mark * m.k
+    return equity, notional
+
+
 def position_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
     """Cash behind one position apart from its own PnL, at the marks (for its bankruptcy price)."""
     return _backing(acct, pos, markets, with_mm=False)

@@ -39,6 +39,7 @@ from exsim.core.accounts import (
     Account,
     Position,
     available_balance,
+    margin_equity,
     position_backing,
     position_bankruptcy_price,
     withdrawable,
@@ -662,10 +663,15 @@ class ExchangeCore:
           taken out of the position (its cost basis moves), so a second call
           finds only what is left;
         * ``oi_funding`` (Drift): from every position, long and short, pro rata
-          to its size, like a one-off funding payment, never below zero equity.
+          to its size, like a one-off funding payment.
 
         Each share is rounded up (the fund is made whole, a few atoms over at
-        most, never under while the payers' profits or sizes suffice).
+        most, never under while the payers' profits or sizes suffice), and capped
+        at what the account can pay without going below zero equity at the marks
+        (:func:`~exsim.core.accounts.margin_equity`: a cross position's whole
+        account, its other positions and a negative wallet included; an isolated
+        position, its own margin and uPnL).  What the caps leave stays the fund's
+        deficit.
         """
         req = int(ev.Request.SOCIALIZE)
         m = self.market(sym)
@@ -691,14 +697,14 @@ class ExchangeCore:
         collected = 0
         for acct, pos, weight in payers:
             share = -(-deficit * weight // total)
+            equity = margin_equity(acct, pos, self.markets)[0]
+            share = min(share, max(equity, 0))  # never into negative equity
             if policy == "clawback":
                 # the profit itself is taken: the position's cost basis moves, so a
                 # later clawback sees what is left of it, and cash stays conserved
                 share = min(share, weight)
                 pos.cost += share
             else:
-                equity = (pos.margin if pos.isolated else acct.wallet) + pos.upnl(m.mark, m.k)
-                share = min(share, max(equity, 0))  # never into negative equity
                 if pos.isolated:
                     pos.margin -= share
                 else:
