@@ -20,12 +20,14 @@ out of those sums (they can only shrink the position) and listed in ``ro``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 from exsim.core.margin import (
-    bankruptcy_price,
     initial_margin,
     liquidation_price,
     maintenance_margin,
+    shared_bankruptcy_price,
+    shared_bankruptcy_price_exact,
 )
 from exsim.core.symbols import Market
 
@@ -168,11 +170,6 @@ def margin_equity(acct: Account, pos: Position, markets: Sequence[Market]) -> tu
     return equity, notional
 
 
-def position_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
-    """Cash behind one position apart from its own PnL, at the marks (for its bankruptcy price)."""
-    return _backing(acct, pos, markets, with_mm=False)
-
-
 def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:
     """Cash behind one position apart from its own PnL (``equity_other`` in margin.py)."""
     if pos.isolated:
@@ -200,9 +197,33 @@ def position_liquidation_price(acct: Account, sym: int, markets: Sequence[Market
     return liquidation_price(pos.qty, pos.cost, m.k, back, m.brackets)
 
 
-def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
-    """Bankruptcy price in ticks of the account's position in ``sym`` (other marks fixed)."""
+def position_bankruptcy_price_exact(acct: Account, sym: int, markets: Sequence[Market]
+                                    ) -> Fraction | None:
+    """Exact bankruptcy (takeover) price in ticks of the account's position in ``sym``.
+
+    The equity behind it is shared over the notional it backs
+    (:func:`margin_equity`, :func:`~exsim.core.margin.shared_bankruptcy_price_exact`):
+    every cross position of an account lies the same relative distance from its own
+    mark, so taking one over never loads the whole account's deficit (or surplus) on it.
+    """
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
-    return bankruptcy_price(pos.qty, pos.cost, markets[sym].k, position_backing(acct, pos, markets))
+    m = markets[sym]
+    if m.mark is None:
+        return None
+    equity, notional = margin_equity(acct, pos, markets)
+    return shared_bankruptcy_price_exact(pos.qty, pos.cost, m.k, m.mark, equity, notional)
+
+
+def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
+    """:func:`position_bankruptcy_price_exact` rounded to the tick, up for a long and down
+    for a short: the price a takeover uses."""
+    pos = acct.positions.get(sym)
+    if pos is None or not pos.qty:
+        return None
+    m = markets[sym]
+    if m.mark is None:
+        return None
+    equity, notional = margin_equity(acct, pos, markets)
+    return shared_bankruptcy_price(pos.qty, pos.cost, m.k, m.mark, equity, notional)

@@ -40,8 +40,8 @@ from exsim.core.accounts import (
     Position,
     available_balance,
     margin_equity,
-    position_backing,
     position_bankruptcy_price,
+    position_bankruptcy_price_exact,
     withdrawable,
 )
 from exsim.core.adl import POLICIES as ADL_POLICIES
@@ -65,7 +65,6 @@ from exsim.core.liquidation import (
     step_lots,
 )
 from exsim.core.margin import (
-    bankruptcy_price_exact,
     initial_margin,
     maintenance_margin,
     max_leverage_for,
@@ -482,9 +481,10 @@ class ExchangeCore:
         """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
-        is isolated; if it is cross, in every symbol, isolated positions' orders too).  Then a part of the
-        position, sized by :attr:`liquidation_rules` (:func:`~exsim.core.liquidation.step_lots`:
-        all of it, down to the next lower bracket, or a capped fraction), moves to
+        is isolated; if it is cross, in every symbol, isolated positions' orders
+        too).  Then a part of the position, sized by :attr:`liquidation_rules`
+        (:func:`~exsim.core.liquidation.step_lots`: all of it, down to the next lower
+        bracket, or a capped fraction), moves to
         the taker-over ``to``: the insurance fund that covers the symbol (``None``,
         the default; :data:`FUND` when shared) or the backstop vault
         (:data:`VAULT`); another symbol's fund is refused.  A position at or beyond
@@ -493,10 +493,16 @@ class ExchangeCore:
         step.
 
         **The price.**  The bankruptcy price ``BP`` is the whole position's
-        (margin behind it exhausted, rounded towards the entry); a part is the same
-        fraction of the position and of the margin behind it, so it shares that
-        price.  What the liquidated part is worth at the mark beyond ``BP`` (its
-        remaining margin, the *excess*) is split by the fee policy
+        (:func:`~exsim.core.accounts.position_bankruptcy_price`: its share of the
+        equity behind it exhausted, rounded towards the entry; a cross account's
+        equity is shared over its cross positions by notional, each priced the same
+        relative distance from its own mark); a part is the same fraction of the
+        position and of the margin behind it, so it shares that price.  A deficit the
+        price cannot carry (beyond the band of
+        :func:`~exsim.core.margin.shared_bankruptcy_price_exact`) stays on the account,
+        and the fund pays it as bad debt once the account is flat.  What the
+        liquidated part is worth at the mark beyond ``BP`` (its remaining margin, the
+        *excess*) is split by the fee policy
         (:func:`~exsim.core.liquidation.liquidation_fee`):
 
         * ``all_to_fund`` (Binance/BitMEX, the default): the part changes hands at
@@ -536,11 +542,11 @@ class ExchangeCore:
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
         # cross: every order of the account, isolated ones too (Binance): one left resting
         # could fill later and take initial margin out of the wallet the takeover emptied
+        price = position_bankruptcy_price(acct, m.index, self.markets)
+        if price is None:  # no positive price: never while liquidatable (equity < notional)
+            return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
         syms = [m.index] if pos.isolated else list(acct.positions)
         self._cancel_all(acct, syms, _C_LIQUIDATION)
-        price = position_bankruptcy_price(acct, m.index, self.markets)
-        if price is None:  # solvent at any price: cannot happen while liquidatable
-            price = 1
         mark = m.mark or 0  # set: is_liquidatable needs it
         qty = pos.qty
         whole = abs(qty)
@@ -580,6 +586,8 @@ class ExchangeCore:
             taker.wallet += fee
             self.events.append((ev.FUND, m.index, acct.id, fee) if to != VAULT
                                else (ev.VAULT_TRANSFER, m.index, acct.id, fee))
+        if acct.wallet < 0:  # a deficit the prices could not carry: bad debt once flat
+            self._cover_bad_debt(m.index, acct)
         return True
 
     def _cover_bad_debt(self, sym: int, acct: Account) -> None:
@@ -730,8 +738,7 @@ class ExchangeCore:
             if acct.id < 0 or pos is None or not pos.qty or (  # not the funds, the vault
                     (pos.qty > 0) != (side_qty > 0)):
                 continue
-            bankrupt = bankruptcy_price_exact(pos.qty, pos.cost, m.k,
-                                              position_backing(acct, pos, self.markets))
+            bankrupt = position_bankruptcy_price_exact(acct, sym, self.markets)
             upnl = sum(p.upnl(self.markets[p.sym].mark or 0, self.markets[p.sym].k)
                        for p in acct.positions.values() if p.qty)
             mm = sum(maintenance_margin(self.markets[p.sym].brackets,
