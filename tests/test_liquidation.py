@@ -333,3 +333,42 @@ def test_what_the_band_cannot_carry_the_fund_pays_as_bad_debt() -> None:
     assert [e[1:] for e in events_of(core, FUND_EVENT)] == [(1, A, -usd("4399.99985"))]
     assert core.accounts[A].wallet == 0
     assert all(core.invariants().values())
+
+
+def test_adl_is_at_the_funds_entry_rounded_in_its_favour_and_nowhere_else() -> None:
+    """A (isolated, 1,500) and E (isolated, 1,999.9) are long 1 BTC each at 30,000 against B
+    (short 2).  At mark 27,500 both are bankrupt: taken over at 28,500 and 28,000.1, the
+    fund (no cash) is long 2 at an average 28,250.05, equity -1,500.1.  ADL closes it
+    against B at that entry rounded in the fund's favour, 28,250.1: the fund realizes
+    +0.1, and B closes no worse than the fund's entry.  Any other price is refused: one
+    below makes the fund realize a loss (a stale price from a liquidator that has not
+    seen the second takeover yet: 28,500 was the entry then, and is now a price that
+    takes a profit out of B), the mark most of all; ``None`` asks the core for it."""
+    core = ExchangeCore([SPEC])
+    core.set_mark(0, px(30000))
+    core.deposit(A, usd("1500"))
+    core.deposit(E, usd("1999.9"))
+    core.deposit(B, usd("100000"))
+    for acct in (A, E):
+        assert core.set_margin_mode(acct, 0, True)
+    assert core.submit(B, 0, 1, SELL, lots("2"), px(30000), tif=POST_ONLY)
+    assert core.submit(A, 0, 2, BUY, lots("1"), order_type=MARKET)
+    assert core.submit(E, 0, 3, BUY, lots("1"), order_type=MARKET)
+    assert core.adjust_isolated_margin(E, 0, usd("499.9"))
+    core.set_mark(0, px(27500))
+    assert core.liquidate(A, 0) and core.liquidate(E, 0)
+    fund = core.position_of(FUND, 0)
+    assert fund is not None and fund.cost == C.notional(px(28500), lots(1)) + C.notional(
+        px("28000.1"), lots(1))
+    before = snapshot(core)
+    for stale in (px("28250"), px(28500), px(27500), px(28000), 0, "28250.1"):
+        core.events.clear()
+        assert not core.adl(0, "bitmex", stale)  # type: ignore[arg-type]
+        assert [e[0] for e in core.events] == [REJECTED]
+        assert core.events[0][5] == Reject.BAD_PRICE and snapshot(core) == before
+    core.events.clear()
+    assert core.adl(0, "bitmex", None)
+    (adl,) = events_of(core, ADL)
+    assert adl[2:] == (B, -lots("2"), px("28250.1"), usd("3499.8"), usd("0.1"))
+    assert core.fund.wallet == usd("0.1")
+    assert all(core.invariants().values())

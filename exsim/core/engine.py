@@ -617,15 +617,20 @@ class ExchangeCore:
                 total += pos.upnl(mark, self.markets[pos.sym].k)
         return total
 
-    def adl(self, sym: Arg[int | str], policy: Arg[str], price: Arg[int],
+    def adl(self, sym: Arg[int | str], policy: Arg[str], price: Arg[int | None] = None,
             rng: random.Random | None = None) -> bool:
-        """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
+        """Close the fund's position in ``sym`` against ranked opposite positions.
 
         Allowed only while the fund that covers ``sym`` is short (its equity at the
         marks < 0; with per-symbol funds, ``sym``'s own fund, however rich the
-        others): ADL is the last step.  ``price`` is the bankruptcy price of the liquidated
-        position (the caller knows it).  Counterparties are ranked by
-        ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
+        others): ADL is the last step.  The price is the fund's average entry (the
+        takeover prices it paid) rounded in its favour, up for a long and down for a
+        short, computed here from its position now (``price=None``): so the fund never
+        realizes a loss by ADL and the counterparties never close worse than its entry.
+        A ``price`` the caller gives must be exactly that, else ``BAD_PRICE``: a
+        liquidator working from a stale view (more takeovers in flight) cannot
+        deleverage anyone at a price that no longer is the fund's.  Counterparties are
+        ranked by ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
         cancelled, and they close ``min(left, position)`` each, without fees.
         """
         req = int(ev.Request.ADL)
@@ -636,13 +641,16 @@ class ExchangeCore:
         fpos = fund.positions.get(m.index)
         if fpos is None or not fpos.qty:
             return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
-        if not _is_int(price) or not 0 < price < MAX_UNITS or m.mark is None:
+        entry = fpos.cost // (fpos.qty * m.k)  # floor; exact, or up a tick for a long
+        if fpos.qty > 0 and entry * fpos.qty * m.k != fpos.cost:
+            entry += 1
+        if (price is not None and (not _is_int(price) or price != entry)) or m.mark is None:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_PRICE)
         if policy not in ADL_POLICIES:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
         if self.fund_equity(m.index) >= 0:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
-        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, price, rng)
+        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, entry, rng)
         allocation = allocate(ordered, abs(fpos.qty))
         if not allocation:  # nobody on the other side (in profit there, if ranked)
             return self._reject(req, m.index, None, fund.id, Reject.NO_COUNTERPARTY)
@@ -651,9 +659,9 @@ class ExchangeCore:
             pos = acct.positions[m.index]
             self._cancel_all(acct, [m.index], _C_DELEVERAGED)
             signed = lots if pos.qty > 0 else -lots
-            realized = apply_trade(acct, pos, -signed, price, m.k)
-            fund_realized = apply_trade(fund, fpos, signed, price, m.k)
-            self.events.append((ev.ADL, m.index, acct_id, signed, price, realized,
+            realized = apply_trade(acct, pos, -signed, entry, m.k)
+            fund_realized = apply_trade(fund, fpos, signed, entry, m.k)
+            self.events.append((ev.ADL, m.index, acct_id, signed, entry, realized,
                                 fund_realized))
             if acct.wallet < 0:  # a loser closed beyond its own bankruptcy
                 self._cover_bad_debt(m.index, acct)
