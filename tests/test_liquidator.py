@@ -15,7 +15,7 @@ from exsim.actors.latency import Constant
 from exsim.actors.liquidator import Liquidator
 from exsim.actors.messages import Events, Liquidate, RiskUpdate, Submit
 from exsim.actors.network import Network
-from exsim.core.events import ACCEPTED, CANCELLED
+from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.liquidation import FUND
 from exsim.core.orders import IOC, SELL
 
@@ -42,8 +42,8 @@ def test_slices_in_flight_never_together_spend_more_than_the_funds_cash() -> Non
     worst it loses 92.70 and pays 7.07865, 99.77865 of the 100.  The second, asked on the
     same update, finds 0.22135 left: it may only sell where that pays its fee,
     28,500 + (7.2675 - 0.22135) / 0.5 = 28,514.09 (28,514.1), at worst 0.078525.  Each
-    used to be priced against the whole 100.  Once the first is served (its ACCEPTED,
-    then the next update) its reserve is released."""
+    used to be priced against the whole 100.  The first is served with a fill: its reserve
+    goes at the next update, whose cash shows the fill; the second without: at once."""
     liq = liquidator()
     liq.latest = update()
     first, second = liq._next_request(), liq._next_request()
@@ -53,12 +53,18 @@ def test_slices_in_flight_never_together_spend_more_than_the_funds_cash() -> Non
     worst = {oid: draw for oid, (_, draw) in liq.reserved.items()}
     assert worst == {1: usd("99.77865"), 2: usd("0.078525")}
     assert sum(worst.values()) <= usd(100)
-    # the first is served: its events arrive, then the update that shows its fills
-    liq.on_batch([Events(1, [(ACCEPTED, 0, 1, FUND, SELL, first.price, first.qty, 0, 1, 6),
-                             (CANCELLED, 0, 1, FUND, first.qty, 1)])])
+    # the first is served: its events arrive, then the update that shows its fill
+    half = lots("0.25")
+    liq.on_batch([Events(1, [
+        (ACCEPTED, 0, 1, FUND, SELL, first.price, first.qty, 0, 1, 6),
+        (FILL, 0, px(28400), half, 1, FUND, SELL, 99, 5, 0, 0, -usd(25), 0),
+        (CANCELLED, 0, 1, FUND, first.qty - half, 1)])])
     assert {1, 2} <= set(liq.reserved)  # not before the update that shows its cash
-    liq.on_batch([update()])
+    liq.on_batch([update(qty=lots(1) - half, cost=COST - C.notional(px(28500), half))])
     assert 1 not in liq.reserved and 2 in liq.reserved
+    liq.on_batch([Events(2, [(ACCEPTED, 0, 2, FUND, SELL, second.price, second.qty, 0, 1, 6),
+                             (CANCELLED, 0, 2, FUND, second.qty, 1)])])
+    assert 2 not in liq.reserved
 
 
 def test_no_slice_is_priced_while_a_takeover_is_in_flight() -> None:

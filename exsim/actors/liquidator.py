@@ -53,7 +53,7 @@ from collections import deque
 
 from exsim.actors.messages import Deleverage, Events, Liquidate, RiskUpdate, Socialize, Submit
 from exsim.actors.network import Network, Wake
-from exsim.core.events import ACCEPTED, REJECTED
+from exsim.core.events import ACCEPTED, FILL, REJECTED
 from exsim.core.liquidation import VAULT, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
 
@@ -110,14 +110,26 @@ class Liquidator:
         self._act()
 
     def _note_served(self, events: list[tuple[int, ...]]) -> None:
-        """A slice's request was served when its ACCEPTED or REJECTED arrives: an IOC's
-        fills and cancel come in the same batch, and the risk update of that instant
-        after them."""
+        """A slice's request was served when its ACCEPTED or REJECTED arrives (an IOC's
+        fills and cancel come in the same batch).  Without a fill it spent nothing: its
+        reserve goes now.  With fills, at the risk update that follows them (the
+        exchange sends it in the same instant, after these events), whose cash shows
+        them."""
+        served: list[int] = []
+        filled: set[int] = set()
         for e in events:
             kind = e[0]
-            oid = e[2] if kind == ACCEPTED else e[3] if kind == REJECTED else None
-            if oid is not None and oid in self.reserved:
+            if kind == FILL:
+                filled.add(e[4])  # the taker's oid: a slice never rests
+            elif kind in (ACCEPTED, REJECTED):
+                oid = e[2] if kind == ACCEPTED else e[3]
+                if oid in self.reserved:
+                    served.append(oid)
+        for oid in served:
+            if oid in filled:
                 self.served.append(oid)
+            else:
+                del self.reserved[oid]
 
     def _absorb(self, update: RiskUpdate) -> None:
         self.latest = update
