@@ -120,6 +120,8 @@ def test_waterfall_invariants_hold_on_random_crashes(drop: float, fall_s: float,
     if steps == ("insurance_fund",):
         # no last step: nothing covers a fund gone short, and the summary says so
         assert invariants.pop("fund_never_negative") == (s["insurance_fund"]["min"] >= 0)
+        assert invariants.pop("house_cash_not_below_zero") == all(
+            sim.core.accounts[f].wallet >= 0 for f in sim.core.funds)
     else:
         assert s["insurance_fund"]["min"] >= 0
     assert all(invariants.values()), invariants
