@@ -170,8 +170,9 @@ def margin_equity(acct: Account, pos: Position, markets: Sequence[Market]) -> tu
     return equity, notional
 
 
-def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:
-    """Cash behind one position apart from its own PnL (``equity_other`` in margin.py)."""
+def _liquidation_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
+    """Cash behind one position apart from its own PnL and the maintenance margin of the
+    others (``equity_other`` in margin.py: Binance's ``WB - TMM1 + UPNL1``)."""
     if pos.isolated:
         return pos.margin
     back = acct.wallet
@@ -182,18 +183,18 @@ def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm
         if m.mark is None:
             continue
         back += other.upnl(m.mark, m.k)
-        if with_mm:
-            back -= maintenance_margin(m.brackets, abs(other.qty) * m.mark * m.k)
+        back -= maintenance_margin(m.brackets, abs(other.qty) * m.mark * m.k)
     return back
 
 
 def position_liquidation_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
-    """Liquidation price in ticks of the account's position in ``sym`` (other marks fixed)."""
+    """Liquidation price in ticks of the account's position in ``sym``, the other marks
+    fixed: where the liquidator's index looks; the core re-checks the account itself."""
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
     m = markets[sym]
-    back = _backing(acct, pos, markets, with_mm=True)
+    back = _liquidation_backing(acct, pos, markets)
     return liquidation_price(pos.qty, pos.cost, m.k, back, m.brackets)
 
 
