@@ -38,9 +38,10 @@ A slice may still be in flight when the next is priced (the liquidator's latency
 beyond its interval, or a queue at the exchange), and the cash in the latest risk
 update does not show it yet.  So each slice's worst-case draw (its limit's loss
 against the entry plus its taker fee) is reserved from that cash when it is sent,
-and released at the first risk update after its own events (the funds' events come
-to the liquidator) have arrived: the slices in flight never together spend more than
-the fund's cash.  And no slice is priced while a takeover in a symbol of the same
+and released when its own events come back (the funds' events come to the
+liquidator): at once if it did not fill, else at the risk update after them, whose
+cash shows its fills.  So the slices in flight never together spend more than the
+fund's cash.  And no slice is priced while a takeover in a symbol of the same
 fund is in flight (sent, not yet counted in ``RiskUpdate.takeovers``): it is served
 before the slice and moves the fund's entry, so a slice priced on the entry it sees
 could sell far below the entry it meets.

@@ -540,11 +540,11 @@ class ExchangeCore:
         to = int(to)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
-        # cross: every order of the account, isolated ones too (Binance): one left resting
-        # could fill later and take initial margin out of the wallet the takeover emptied
         price = position_bankruptcy_price(acct, m.index, self.markets)
         if price is None:  # no positive price: never while liquidatable (equity < notional)
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
+        # cross: every order of the account, isolated ones too (Binance): one left resting
+        # could fill later and take initial margin out of the wallet the takeover emptied
         syms = [m.index] if pos.isolated else list(acct.positions)
         self._cancel_all(acct, syms, _C_LIQUIDATION)
         mark = m.mark or 0  # set: is_liquidatable needs it
