@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from exsim.config import parse_config
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, LIQUIDATION
+from exsim.core.events import ADL, FUNDING, LIQUIDATION
 from exsim.sim import Simulation
 
 RANKED = ("bitmex", "binance", "hyperliquid")
@@ -162,3 +162,17 @@ def test_a_pipelined_liquidator_never_drives_the_fund_below_zero(
     assert s["insurance_fund"]["min"] >= 0 and s["invariants"]["fund_never_negative"]
     assert core.off_entry == []
     assert all(s["invariants"].values()), s["invariants"]
+
+
+def test_funding_every_30_s_never_drives_the_fund_below_zero() -> None:
+    """A 15% fall over 30 s with an empty fund, then 15 minutes of funding every 30 s at
+    0.3% interest: the fund holds the longs it took over and owes funding on them.  It
+    used to pay it all and go to -15; it pays what its cash holds, the fee pool the rest."""
+    doc = venue(0.15, 30.0, 0.0, 0.0, "bitmex", ("insurance_fund", "adl"), 2)
+    doc["run"]["duration"] = 900.0
+    doc["funding"] = {"interval_s": 30.0, "interest": 0.003, "cap": 0.01, "clamp": 0.01}
+    sim = Simulation(parse_config(doc))
+    s = sim.run()
+    owed = [e for _, e in sim.recorder.log if e[0] == FUNDING and e[2] < 0 and e[3] < 0]
+    assert s["complete"] and len(owed) >= 2  # the fund paid funding, more than once
+    assert s["insurance_fund"]["min"] >= 0 and all(s["invariants"].values()), s["invariants"]
