@@ -51,7 +51,7 @@ from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
 from exsim.interrupts import StopOnSignal, Terminated, raise_for, reason_of
-from exsim.output.metrics import series, waterfall
+from exsim.output.metrics import payments_by_flat, series, waterfall
 from exsim.output.rundir import EVENTS, RUNNING, RunDir, open_run_dir
 from exsim.output.tables import SeriesWriter, write_tables
 from exsim.output.warnings import run_warnings
@@ -553,17 +553,25 @@ class Simulation:
             flows["insurance_fund"]["by_symbol"] = {
                 spec.name: funds[fund] for spec, fund in zip(self.specs, core.fund_ids,
                                                              strict=True)}
-        invariants["flat_accounts_never_pay"] = flows.pop("socialized_from_flat") == 0
+        # from the log: no account paid (funding, a fee, ADL, socialized loss, a takeover)
+        # by a symbol it held no position in just before
+        invariants["flat_accounts_never_pay"] = not payments_by_flat(self.recorder.events(),
+                                                                     core.fund_ids)
         if VAULT in core.accounts:
             flows["vault"] = {"takeovers": flows.pop("vault_takeovers"),
                               "equity_end": core.account_equity(VAULT)
                               * float(self.specs[0].contract.cash_atom)}
         else:
             flows.pop("vault_takeovers")
-        invariants["no_negative_equity_after_resolution"] = all(
+        # traders with no position left hold no debt (the fund covered it, as far as it could)
+        invariants["flat_traders_not_below_zero"] = all(
             acct.wallet + sum(p.margin for p in acct.positions.values()) >= 0
             for acct in core.accounts.values()
-            if not any(p.qty for p in acct.positions.values()))
+            if acct.id >= 0 and not any(p.qty for p in acct.positions.values()))
+        # the funds' and the vault's cash at the end (a fund's lowest point is
+        # fund_never_negative, from the events)
+        invariants["house_cash_not_below_zero"] = all(
+            acct.wallet >= 0 for acct in core.accounts.values() if acct.id < 0)
         sim_seconds = self.net.now / NS_PER_S
         out: dict[str, Any] = {
             "complete": self.failure is None,

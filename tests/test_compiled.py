@@ -399,7 +399,8 @@ class Session(CompiledVersusInterpreted):
                 for a in (3, 4):
                     self.both("liquidate", a, s, rng.choice([None, None, -2]))
                 policy = rng.choice(["bitmex", "binance", "hyperliquid", "dydx"])
-                self.both("adl", s, policy, mark, Seeded(step))
+                # None: at the fund's entry (the core finds it); a price is refused
+                self.both("adl", s, policy, rng.choice([None, None, mark]), Seeded(step))
                 if rng.random() < 0.3:
                     self.both("socialize", s, rng.choice(["clawback", "oi_funding"]))
             elif r < 0.90:  # the fund works its position out
