@@ -93,9 +93,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = sim.config
     out = Path(args.out) if args.out else (
         Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
+    # exsim's own default place holds the latest run of that config and seed: running it
+    # again replaces it (so the README's command can be repeated); a directory the user
+    # named is never replaced without --overwrite
+    overwrite = args.overwrite or not args.out
+    if overwrite and (out / "summary.json").is_file():
+        print(f"exsim run: replacing the earlier run in {out}", file=sys.stderr)
     show, done = _progress_printer(sim.duration_ns)
     try:
-        summary = sim.run(out, progress=None if args.quiet else show, overwrite=args.overwrite)
+        summary = sim.run(out, progress=None if args.quiet else show, overwrite=overwrite)
     except RunDirError as exc:
         done()
         print(f"exsim run: {exc}", file=sys.stderr)
@@ -253,8 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="no plots and report.html")
     run.add_argument("--overwrite", action="store_true",
-                     help="replace the output directory if it already holds a run (the "
-                     "default refuses)")
+                     help="replace the --out directory if it already holds a run (the "
+                     "default refuses; the default output directory is always replaced)")
     run.set_defaults(func=_cmd_run)
     sweep = sub.add_parser("sweep", help="run every seed and grid point of a [sweep] config")
     sweep.add_argument("config", help="TOML config file with a [sweep] section")

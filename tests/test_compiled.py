@@ -609,3 +609,17 @@ def test_an_edited_copy_of_the_package_runs_its_sources(tmp_path: Path,
         assert out.stderr.count("RuntimeWarning") == 1
         assert f"{edit} changed since the core was compiled" in out.stderr
         assert "pip install -e ." in out.stderr
+
+
+@needs_compiled
+def test_the_compiled_core_loads_from_any_working_directory(tmp_path: Path) -> None:
+    """The build's shared library sits at the root of the source tree, where an editable
+    install that found the build up to date does not map it: run from elsewhere (as
+    `exsim` is, after the README's two commands one after the other) the core must
+    still load compiled, not fall back to pure with a warning (issue 17)."""
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c",
+         "import exsim.core as c; print(c.MODE)"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EXSIM_PURE")})
+    assert out.stdout.strip() == "compiled", out.stderr

@@ -202,3 +202,20 @@ def test_sigterm_and_sigint_stop_the_run_and_write_it_incomplete(
     assert not (d / "events.bin").exists()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_default_directory_is_replaced_on_a_rerun(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]
+                                                     ) -> None:
+    """The README's `exsim run` can be repeated: exsim's default output place holds the
+    latest run of a config and seed; a --out directory still needs --overwrite."""
+    config = tmp_path / "small.toml"
+    config.write_text(Path(small_config(tmp_path)).read_text()
+                      + f'[output]\ndir = "{tmp_path / "runs"}"\nname = "small"\n')
+    run = tmp_path / "runs" / "small-seed1"
+    assert main(["run", "--quiet", "--no-report", str(config)]) == 0
+    (run / "report.html").write_text("the first run's report")
+    assert main(["run", "--quiet", "--no-report", str(config)]) == 0
+    assert f"replacing the earlier run in {run}" in capsys.readouterr().err
+    assert not (run / "report.html").exists()  # replaced whole, not mixed
+    assert json.loads((run / "summary.json").read_text())["complete"]
