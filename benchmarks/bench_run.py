@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/bench_run.py --json                 # both modes (several minutes)
     python benchmarks/bench_run.py --mode pipeline --events 200000
-    python benchmarks/bench_run.py --mode crowd --sim-seconds 600
+    python benchmarks/bench_run.py --mode crowd --seconds 600
 
 * ``pipeline``: the seeded stream of ../shared/bench (or exsim's own stream)
   pushed by one producer through the network -> exchange actor -> back to the
@@ -14,7 +14,12 @@ Usage::
   ``pipeline_events_per_s`` and ``pipeline_ratio``.
 * ``crowd``: 800 noise traders (about every 10 s), 150 leveraged traders (about
   every 60 s) and 50 market makers (requoting every second) for one simulated
-  hour: ``sim_seconds_per_wall_second``, ``events_per_s``, ``peak_rss_mb``, and
+  hour (``--seconds``), written to a temporary run directory as ``exsim run`` does
+  (the event log streams to disk): ``sim_seconds_per_wall_second``, ``events_per_s``
+  (over the simulation's wall time; writing the output after it is ``output_seconds``),
+  ``peak_rss_mb`` (the process's peak resident memory by the end of the run and its
+  output, before the replay below), ``rss_mb_at_25_50_75_100pct`` (resident memory at
+  those points of simulated time, before the output), and
   ``crowd_ratio``: the run's events/s over the core alone replaying the run's
   own order flow (its accepted orders, cancels and amends, in order).
 """
@@ -25,10 +30,12 @@ import argparse
 import json
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import trio
 import trio.testing
 
@@ -46,7 +53,16 @@ from exsim.actors.network import Network, Wake  # noqa: E402
 from exsim.actors.recorder import Recorder  # noqa: E402
 from exsim.config import parse_config  # noqa: E402
 from exsim.core.engine import ExchangeCore  # noqa: E402
-from exsim.core.events import ACCEPTED, AMENDED, CANCELLED, DEPOSIT, LEVERAGE, MARK  # noqa: E402
+from exsim.core.events import (  # noqa: E402
+    ACCEPTED,
+    AMENDED,
+    CANCELLED,
+    DEPOSIT,
+    FIELDS,
+    LEVERAGE,
+    MARK,
+    Kind,
+)
 from exsim.core.orders import MARKET, CancelReason  # noqa: E402
 from exsim.sim import Simulation  # noqa: E402
 
@@ -101,6 +117,15 @@ def pipeline(events: list[bench_book.Event], batch: int) -> tuple[float, int]:
     return time.perf_counter() - t0, recorder.trades
 
 
+def _rss_kb() -> int:
+    """Resident memory now (Linux), else the peak so far."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def crowd_config(sim_seconds: float) -> dict[str, Any]:
     return {
         "run": {"seed": 1, "duration": sim_seconds},
@@ -115,11 +140,27 @@ def crowd_config(sim_seconds: float) -> dict[str, Any]:
     }
 
 
-def replay_flow(sim: Simulation) -> float:
+def _flow(run_dir: Path) -> list[tuple[int, int, tuple[Any, ...]]]:
+    """The run's requests from its tables: ``(time, table rank, event)``, in log order
+    within each table (the log itself is not kept once the tables are written)."""
+    out: list[tuple[int, int, tuple[Any, ...]]] = []
+    for rank, (name, kinds) in enumerate((("accounts", (DEPOSIT, LEVERAGE)), ("marks", (MARK,)),
+                                          ("orders", (ACCEPTED, CANCELLED, AMENDED)))):
+        table = pq.read_table(run_dir / f"{name}.parquet").to_pydict()
+        for i, kind_name in enumerate(table["kind"]):
+            kind = int(Kind[kind_name])
+            if kind in kinds:
+                fields = tuple(table[f][i] for f in FIELDS[kind])
+                out.append((table["time_ns"][i], rank, (kind, *fields)))
+    out.sort(key=lambda row: (row[0], row[1]))  # stable: each table keeps its order
+    return out
+
+
+def replay_flow(sim: Simulation, run_dir: Path) -> float:
     """Seconds for a fresh core to replay the run's own requests (accepted orders etc.)."""
     core = ExchangeCore(sim.specs, stp=sim.core.stp_default)
     requests: list[tuple[Any, ...]] = []
-    for _, e in sim.recorder.log:
+    for _, _, e in _flow(run_dir):
         kind = e[0]
         if kind == ACCEPTED:
             _, sym, oid, acct, side, price, qty, otype, tif, flags = e
@@ -150,7 +191,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=300_000, help="pipeline: stream events")
     ap.add_argument("--batch", type=int, default=256, help="pipeline: events per instant")
     ap.add_argument("--repeat", type=int, default=3, help="pipeline: rounds (median)")
-    ap.add_argument("--sim-seconds", type=float, default=3600.0, help="crowd: duration")
+    ap.add_argument("--seconds", "--sim-seconds", dest="sim_seconds", type=float,
+                    default=3600.0, help="crowd: simulated seconds")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     out: dict[str, Any] = {"compiled": exsim.core.COMPILED}  # the mypyc build (setup.py)
@@ -173,17 +215,30 @@ def main() -> None:
                    core_events_per_s=round(len(events) / c), pipeline_ratio=round(c / p, 3))
     if args.mode in ("crowd", "both"):
         sim = Simulation(parse_config(crowd_config(args.sim_seconds)))
-        t0 = time.perf_counter()
-        summary = sim.run()
-        wall = time.perf_counter() - t0
-        replay = replay_flow(sim)
+        with tempfile.TemporaryDirectory() as tmp:  # as `exsim run` does: the log streams
+            run_dir = Path(tmp) / "crowd"
+            during: list[int] = []  # resident memory at each 1% of simulated time, KB
+            ran = [0.0]  # when simulated time reached its end
+
+            def progress(t: int, n: int) -> None:
+                during.append(_rss_kb())
+                ran[0] = time.perf_counter()
+
+            t0 = time.perf_counter()
+            summary = sim.run(run_dir, progress=progress)
+            output = time.perf_counter() - ran[0]
+            wall = ran[0] - t0  # the simulation, as before the output was written
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the run's peak, KB
+            replay = replay_flow(sim, run_dir)
         events = summary["events"]
         out.update(crowd_agents=summary["agents"], crowd_sim_seconds=summary["sim_seconds"],
-                   crowd_wall_seconds=round(wall, 2),
+                   crowd_wall_seconds=round(wall, 2), output_seconds=round(output, 2),
                    sim_seconds_per_wall_second=round(summary["sim_seconds"] / wall, 1),
                    events_per_s=round(events / wall), crowd_events=events,
                    crowd_trades=summary["trades"],
-                   peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                   peak_rss_mb=round(rss / 1024),
+                   rss_mb_at_25_50_75_100pct=[round(during[i] / 1024)
+                                              for i in (24, 49, 74, len(during) - 1)],
                    crowd_ratio=round(replay / wall, 3),
                    crowd_complete=summary["complete"],
                    crowd_invariants=all(summary["invariants"].values()))

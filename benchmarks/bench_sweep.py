@@ -40,7 +40,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for workers in (1, 2):
             t0 = time.perf_counter()
-            rows = run_sweep(specs, Path(tmp) / f"w{workers}", workers=workers)
+            rows = run_sweep(specs, Path(tmp) / f"w{workers}", workers=workers).rows
             times[workers] = time.perf_counter() - t0
             assert all(r["complete"] for r in rows)
             if workers == 1:

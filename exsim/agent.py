@@ -25,9 +25,9 @@ from __future__ import annotations
 import random
 import types
 from collections import deque
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import trio
 
@@ -95,16 +95,74 @@ class Agent:
             f"{type(self).__name__} must implement `async def run(self, ctx)`")
 
 
+class _Sleep(Protocol):
+    def __call__(self, seconds: float) -> Coroutine[Any, Any, None]:
+        """``await ctx.sleep(seconds)``: simulated seconds; own events meanwhile are folded in."""
+        ...
+
+
+class _Market(Protocol):
+    def __call__(self, sym: int = 0) -> Snapshot | None:
+        """The latest market snapshot visible now (``None`` before the first one)."""
+        ...
+
+
+class _Submit(Protocol):
+    def __call__(self, side: int, qty: int, price: int | None = None, *,
+                 order_type: int = LIMIT, tif: int = GTC, reduce_only: bool = False,
+                 sym: int = 0) -> int:
+        """Send an order (prices in ticks, quantities in lots); returns its order id."""
+        ...
+
+
+class _Cancel(Protocol):
+    def __call__(self, oid: int, sym: int = 0) -> None:
+        """Cancel an order (a CANCELLED or REJECTED event answers)."""
+        ...
+
+
+class _Amend(Protocol):
+    def __call__(self, oid: int, price: int, qty: int, sym: int = 0) -> None:
+        """Change an order's price and quantity (an AMENDED or REJECTED event answers)."""
+        ...
+
+
+class _SetLeverage(Protocol):
+    def __call__(self, leverage: int, sym: int = 0) -> None:
+        """Ask for a new leverage on ``sym`` (a LEVERAGE or REJECTED event answers)."""
+        ...
+
+
 class Context:
-    """What an agent can see and do; built by the simulation, one per agent."""
+    """What an agent can see and do; built by the simulation, one per agent.
+
+    It holds no reference to the network, the feed or the exchange's id as an
+    attribute: they live in the closures :func:`_wire` gives it (``sleep``,
+    ``market``, ``submit``, ``cancel``, ``amend``, ``set_leverage``; their signatures
+    and docs are the protocols above), each sending only this agent's own requests as
+    its own account (``account`` and ``agent_id`` are read-only).  That keeps a
+    strategy from acting as another account or setting the mark by accident or by a
+    shortcut; it is not a sandbox (an agent runs in the simulation's process, with all
+    of Python at hand: configs are trusted like scripts, docs/agents.md).
+    """
+
+    # set per instance by _wire:
+    _clock: Callable[[], int]
+    submitted: Callable[[], int]  # orders this agent has sent so far (its last oid's count)
+    sleep: _Sleep
+    market: _Market
+    submit: _Submit
+    cancel: _Cancel
+    amend: _Amend
+    set_leverage: _SetLeverage
 
     def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
                  feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
                  params: Mapping[str, Any], stepped: bool = False, home: int = 0,
                  hedge: int | None = None,
                  fundamental: Callable[[int, int], float | None] | None = None) -> None:
-        self.agent_id = agent_id
-        self.account = account
+        self._agent_id = agent_id
+        self._account = account
         self.rng = rng
         self.params = dict(params)
         self.contracts = contracts
@@ -118,9 +176,6 @@ class Context:
         self.balance = 0  # atoms: deposits - fees + realized PnL + funding (all symbols)
         self.available: int | None = None  # atoms free for new orders, at the last account snapshot
         self.adl_quantile: list[int] = [0] * len(contracts)  # ADL lights 1-5 per symbol (0: flat)
-        self._net = net
-        self._exchange = exchange
-        self._feed = feed
         self.stepped = stepped
         self._inbox: trio.MemoryReceiveChannel[list[Any]] | None = None
         if stepped:
@@ -132,37 +187,28 @@ class Context:
             self._inbox = net.register(agent_id, on_data=self._absorb_batch)
         self.resume: Callable[[], None] | None = None  # stepped: set by whoever runs the agent
         self._pending: deque[Any] = deque()  # delivered, not yet looked at
-        self._next_oid = 0
-        self._sleeps = 0
+        self._sleeps = 0  # the token of the current sleep's wake-up
+        _wire(self, net, exchange, feed)
+
+    @property
+    def agent_id(self) -> int:
+        """This agent's actor id on the network (read-only)."""
+        return self._agent_id
+
+    @property
+    def account(self) -> int:
+        """This agent's account at the exchange (read-only; every request is sent as it)."""
+        return self._account
 
     # ------------------------------------------------------------------ time
     @property
     def now(self) -> int:
         """Simulated time in nanoseconds."""
-        return self._net.now
+        return self._clock()
 
     @property
     def now_s(self) -> float:
-        return self._net.now / NS_PER_S
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep in simulated time; own events arriving meanwhile are folded in."""
-        self._sleeps += 1
-        token = self._sleeps
-        self._net.wake(self.agent_id, self._net.now + max(1, round(seconds * NS_PER_S)), token)
-        if self._inbox is None:  # stepped: the network resumes the agent at the wake-up
-            await _suspend()
-            return
-        pending = self._pending
-        while True:
-            if not pending:
-                pending.extend(await self._inbox.receive())
-            msg = pending.popleft()
-            if isinstance(msg, Wake):
-                if msg.token == token:
-                    return
-            elif isinstance(msg, Events):
-                self._absorb(msg.events)
+        return self._clock() / NS_PER_S
 
     def _step(self, batch: list[Any]) -> None:
         """Stepped mode: one instant's messages; the wake-up of the current sleep resumes."""
@@ -180,7 +226,7 @@ class Context:
 
     def _absorb(self, events: list[Event]) -> None:
         """Fold own events into the position and open-order mirrors."""
-        me = self.account
+        me = self._account
         leaves = self.open_orders
         for e in events:
             kind = e[0]
@@ -230,17 +276,13 @@ class Context:
         return out
 
     # ------------------------------------------------------------------ market data
-    def market(self, sym: int = 0) -> Snapshot | None:
-        """The latest market snapshot visible now (``None`` before the first one)."""
-        return self._feed.read(sym, self._net.now)
-
     def fundamental(self, sym: int = 0, at: int | None = None) -> float | None:
         """The scenario's fundamental value of ``sym``'s asset (quote currency) at ``at``
         ns (default now; never later than now), or ``None`` where the run gives agents
         none.  What informed traders trade towards; not a price anyone can trade at."""
         if self._fundamental is None:
             return None
-        now = self._net.now
+        now = self._clock()
         return self._fundamental(sym, now if at is None else max(0, min(at, now)))
 
     def ticks(self, price: Decimal | float | str, sym: int = 0) -> int:
@@ -251,24 +293,66 @@ class Context:
         """A decimal quantity in lots (must be on the lot grid)."""
         return self.contracts[sym].qty_to_lots(qty)
 
-    # ------------------------------------------------------------------ orders
-    def submit(self, side: int, qty: int, price: int | None = None, *, order_type: int = LIMIT,
+
+def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
+    """Give ``ctx`` the calls that reach the world: closures over the network and the feed.
+
+    They are the only holders of those references (no attribute of ``ctx`` is the
+    network or the feed), and each request they send carries this agent's actor id and
+    account, fixed here.  They are set on the instance, not looked up on the class: a
+    call is one dictionary hit and no bound method, as cheap as the methods they replace
+    (``ctx.submit`` and ``ctx.sleep`` are called at every wake-up of every agent).
+    """
+    agent_id, account, send = ctx.agent_id, ctx.account, net.send
+    unacknowledged, pending, inbox = ctx._unacknowledged, ctx._pending, ctx._inbox
+    absorb = ctx._absorb
+    next_oid = 0
+
+    def clock() -> int:
+        return net.now
+
+    def submitted() -> int:
+        return next_oid
+
+    async def sleep(seconds: float) -> None:
+        ctx._sleeps += 1
+        token = ctx._sleeps
+        net.wake(agent_id, net.now + max(1, round(seconds * NS_PER_S)), token)
+        if inbox is None:  # stepped: the network resumes the agent at the wake-up
+            await _suspend()
+            return
+        while True:
+            if not pending:
+                pending.extend(await inbox.receive())
+            msg = pending.popleft()
+            if isinstance(msg, Wake):
+                if msg.token == token:
+                    return
+            elif isinstance(msg, Events):
+                absorb(msg.events)
+
+    def market(sym: int = 0) -> Snapshot | None:
+        return feed.read(sym, net.now)
+
+    def submit(side: int, qty: int, price: int | None = None, *, order_type: int = LIMIT,
                tif: int = GTC, reduce_only: bool = False, sym: int = 0) -> int:
-        """Send an order (prices in ticks, quantities in lots); returns its order id."""
-        self._next_oid += 1
-        oid = (self.agent_id << 32) | self._next_oid
-        self._unacknowledged.add(oid)
-        self._net.send(self.agent_id, self._exchange,
-                       Submit(self.account, sym, oid, side, qty, price, order_type, tif,
-                              reduce_only))
+        nonlocal next_oid
+        next_oid += 1
+        oid = (agent_id << 32) | next_oid
+        unacknowledged.add(oid)
+        send(agent_id, exchange,
+             Submit(account, sym, oid, side, qty, price, order_type, tif, reduce_only))
         return oid
 
-    def cancel(self, oid: int, sym: int = 0) -> None:
-        self._net.send(self.agent_id, self._exchange, Cancel(self.account, sym, oid))
+    def cancel(oid: int, sym: int = 0) -> None:
+        send(agent_id, exchange, Cancel(account, sym, oid))
 
-    def amend(self, oid: int, price: int, qty: int, sym: int = 0) -> None:
-        self._net.send(self.agent_id, self._exchange, Amend(self.account, sym, oid, price, qty))
+    def amend(oid: int, price: int, qty: int, sym: int = 0) -> None:
+        send(agent_id, exchange, Amend(account, sym, oid, price, qty))
 
-    def set_leverage(self, leverage: int, sym: int = 0) -> None:
-        """Ask for a new leverage on ``sym`` (a LEVERAGE or REJECTED event answers)."""
-        self._net.send(self.agent_id, self._exchange, SetLeverage(self.account, sym, leverage))
+    def set_leverage(leverage: int, sym: int = 0) -> None:
+        send(agent_id, exchange, SetLeverage(account, sym, leverage))
+
+    ctx._clock, ctx.submitted = clock, submitted
+    ctx.sleep, ctx.market = sleep, market
+    ctx.submit, ctx.cancel, ctx.amend, ctx.set_leverage = submit, cancel, amend, set_leverage

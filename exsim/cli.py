@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -67,9 +68,15 @@ def _simulation(args: argparse.Namespace, command: str,
     from exsim.sim import AgentLoadError, Simulation
 
     try:
-        return Simulation(load_config(args.config), seed=seed)
+        config = load_config(args.config)
     except ConfigError as exc:
         print(f"exsim {command}: {exc}", file=sys.stderr)
+        return None
+    try:
+        return Simulation(config, seed=seed)
+    except ConfigError as exc:  # checks that need the seed (the index path): no file name yet
+        print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
+              file=sys.stderr)
     except AgentLoadError as exc:
         print(f"exsim {command}: {args.config or 'built-in quickstart'}: {exc}",
               file=sys.stderr)
@@ -77,53 +84,95 @@ def _simulation(args: argparse.Namespace, command: str,
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from exsim.interrupts import Terminated, reason_of
+    from exsim.output.rundir import RunDirError
+
     sim = _simulation(args, "run", args.seed)
     if sim is None:
         return 2
     config = sim.config
     out = Path(args.out) if args.out else (
         Path(config.output.dir) / f"{config.output.name}-seed{sim.seed}")
+    # exsim's own default place holds the latest run of that config and seed: running it
+    # again replaces it (so the README's command can be repeated); a directory the user
+    # named is never replaced without --overwrite
+    overwrite = args.overwrite or not args.out
+    if overwrite and (out / "summary.json").is_file():
+        print(f"exsim run: replacing the earlier run in {out}", file=sys.stderr)
     show, done = _progress_printer(sim.duration_ns)
     try:
-        summary = sim.run(out, progress=None if args.quiet else show)
-    except KeyboardInterrupt:
+        summary = sim.run(out, progress=None if args.quiet else show, overwrite=overwrite)
+    except RunDirError as exc:
         done()
-        print(f"exsim run: interrupted; what was recorded is in {out}", file=sys.stderr)
-        return 130
+        print(f"exsim run: {exc}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Terminated) as exc:
+        done()
+        print(f"exsim run: {reason_of(exc)}; {_on_disk(out)}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 143  # 128 + the signal
     except Exception as exc:  # a bug in exsim: the run dir still has the log
         done()
-        print(f"exsim run: failed: {exc!r}; what was recorded is in {out}", file=sys.stderr)
+        print(f"exsim run: failed: {exc!r}; {_on_disk(out)}", file=sys.stderr)
         return 1
     done()
     if not args.no_report:
         from exsim.output.report import write_report
 
-        write_report(out)
+        try:
+            write_report(out)
+        except KeyboardInterrupt:
+            print(f"exsim run: interrupted while drawing the report; {_on_disk(out)}; "
+                  f"`exsim report {out}` draws it", file=sys.stderr)
+            return 130
     print(_summary_table(summary, out))
     if not summary["complete"]:
-        print(f"exsim run: incomplete: {summary['reason']}\n{summary.get('error', '')}",
+        print(f"exsim run: INCOMPLETE: {summary['reason']} (at {summary['sim_seconds']:g} of "
+              f"{config.run.duration:g} simulated s)\n{summary.get('error', '')}",
               file=sys.stderr)
         return 1
     return 0 if all(summary["invariants"].values()) else 1
 
 
+def _on_disk(out: Path) -> str:
+    """What the run directory holds now, in words (from its summary.json)."""
+    from exsim.output.rundir import EVENTS, read_summary
+
+    summary = read_summary(out)
+    if summary is None:
+        return f"nothing was written to {out}"
+    if summary.get("complete"):
+        return f"the run in {out} is complete"
+    where = (f" at {summary['sim_seconds']:g} simulated s" if "sim_seconds" in summary
+             else "")
+    rebuild = (f"; `exsim report {out}` rebuilds its tables from {EVENTS}"
+               if (out / EVENTS).exists() else "")
+    return (f"the run in {out} is INCOMPLETE ({summary.get('reason')}){where}: what was "
+            f"recorded is there{rebuild}")
+
+
 def _summary_table(summary: dict[str, Any], out: Path) -> str:
-    rows = [("output", str(out)), ("complete", summary["complete"]),
+    left = summary.get("unprocessed_requests") or {}
+    rows = [("output", str(out)),
+            ("complete", summary["complete"] if summary["complete"]
+             else f"False: {summary['reason']}"),
             ("seed", summary["seed"]), ("simulated", f"{summary['sim_seconds']:.1f} s"),
             ("wall", f"{summary['wall_seconds']:.1f} s"), ("core", summary.get("core")),
             ("events", summary["events"]),
             ("trades", summary["trades"]), ("agents", summary["agents"]),
             ("max exchange queue", summary["max_exchange_queue"]),
+            ("unprocessed requests", ", ".join(f"{n} {kind}" for kind, n in left.items()
+                                               if n and kind != "total") or "none"),
             ("digest", summary["digest"])]
     rows += [(f"invariant {k}", "ok" if v else "FAILED")
              for k, v in summary["invariants"].items()]
+    rows += [("warning", text) for text in summary.get("warnings", [])]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:{width}s}  {v}" for k, v in rows)
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from exsim.config import ConfigError, load_document
-    from exsim.sweep import plan, run_sweep
+    from exsim.sweep import SweepInterrupted, plan, run_sweep
 
     try:
         document, source = load_document(args.config)
@@ -143,20 +192,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
 
     try:
-        rows = run_sweep(specs, out, workers=args.workers, progress=show,
-                         executor=args.executor, ray_address=args.ray_address)
-    except KeyboardInterrupt:
-        print(f"exsim sweep: interrupted; completed runs are kept in {out} and will be "
-              "skipped when you run it again", file=sys.stderr)
+        result = run_sweep(specs, out, workers=args.workers, progress=show,
+                           executor=args.executor, ray_address=args.ray_address)
+    except SweepInterrupted as stop:
+        # stopping already: a repeated Ctrl-C is no news, neither now nor while Python
+        # shuts down (where it would end the process by SIGINT): ignored from here on
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        print(f"exsim sweep: stopped by {stop.signal}: {len(stop.result.rows)} of {len(specs)} "
+              f"runs finished, in {out / 'results.csv'}; the same command resumes the rest",
+              file=sys.stderr)
+        return 128 + int(getattr(signal, stop.signal, signal.SIGINT))
+    except KeyboardInterrupt:  # a Ctrl-C just as the sweep put Python's handler back
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print(f"exsim sweep: interrupted; what finished is in {out}, and the same command "
+              "resumes the rest", file=sys.stderr)
         return 130
     except ConfigError as exc:
         print(f"exsim sweep: {exc}", file=sys.stderr)
         return 2
+    rows = result.rows
+    if result.changed:
+        print(f"exsim sweep: reran {result.changed} runs whose config changed since they were "
+              f"run into {out}", file=sys.stderr)
     failed = sum(1 for r in rows if not r["complete"])
     from exsim.output.report import write_report
 
     page = write_report(out)
-    print(f"{len(rows)} runs ({failed} failed) in {time.perf_counter() - t0:.1f} s: "
+    reused = f", {result.reused} of them reused" if result.reused else ""
+    print(f"{len(rows)} runs ({failed} failed){reused} in {time.perf_counter() - t0:.1f} s: "
           f"{out / 'results.csv'}, {out / 'aggregate.csv'}, {page}")
     return 0 if failed == 0 else 1
 
@@ -194,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="output directory (default: [output] dir/name-seedN)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--no-report", action="store_true", help="no plots and report.html")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the --out directory if it already holds a run (the "
+                     "default refuses; the default output directory is always replaced)")
     run.set_defaults(func=_cmd_run)
     sweep = sub.add_parser("sweep", help="run every seed and grid point of a [sweep] config")
     sweep.add_argument("config", help="TOML config file with a [sweep] section")
@@ -220,11 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cwd_last_on_path() -> None:
+    """Let a config's ``"module:Class"`` name a module in the working directory, looked
+    up after the installed packages: a ``pyarrow.py`` (or any file named like a
+    dependency) lying in the directory must not be imported in its place.  ``python -m
+    exsim`` puts the directory first, so it is moved; the ``exsim`` script does not
+    have it, so it is appended.  (Modules already imported when this runs, exsim's own
+    and trio under ``python -m``, came from where Python put them; ``python -P -m
+    exsim`` leaves the directory out from the start.)"""
+    cwd = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", cwd)] + [cwd]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # like `python -m`: a config's "module:Class" may name a module in the current directory
-    if "" not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    cwd_last_on_path()
     code: int = args.func(args)
     return code
 

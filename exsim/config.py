@@ -16,6 +16,8 @@ ADL), ``[[agents]]`` (class, count, params) and ``[output]``.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 import attrs
 
+from exsim.core.engine import MAX_UNITS
 from exsim.core.liquidation import FEE_POLICIES, FUND_SCOPES, MODES, LiquidationRules
 from exsim.core.margin import MarginConfigError
 from exsim.core.symbols import BINANCE_BTCUSDT_2021, SymbolError, SymbolSpec, brackets_from_quote
@@ -43,6 +46,8 @@ class RunConfig:
     duration: float = 3600.0  # simulated seconds
     clock: str = "virtual"  # "virtual" (as fast as the CPU allows) or "wall"
     on_agent_error: str = "stop"  # "stop" the run, or "isolate": drop the agent and go on
+    max_wall_seconds: float = 0.0  # stop the run after this much wall time; 0: no limit
+    max_stall_seconds: float = 120.0  # simulated time stuck this long (wall s): stop; 0: never
 
 
 @attrs.frozen
@@ -76,8 +81,11 @@ class SymbolConfig:
     # rows of [notional floor, maintenance rate, max leverage]; default Binance BTCUSDT 2021
     brackets: tuple[tuple[object, object, int], ...] = BINANCE_BTCUSDT_2021
 
+    def contract(self) -> LinearContract:
+        return LinearContract(self.tick_size, self.lot_size, self.cash_atom)
+
     def spec(self) -> SymbolSpec:
-        contract = LinearContract(self.tick_size, self.lot_size, self.cash_atom)
+        contract = self.contract()
         band = rate_ppm(self.market_band, "market_band")
         return SymbolSpec(self.name, contract, brackets_from_quote(contract, self.brackets),
                           maker_fee=rate_ppm(self.maker_fee, "maker_fee"),
@@ -218,7 +226,8 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
              "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap"}
-_NON_NEGATIVE = {"exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
+_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds",
+                 "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
                  "funding.cap", "output.account_snapshot_s", "agents.latency_ms",
@@ -310,9 +319,20 @@ _NS_SCALE = {  # fields that become integer nanoseconds, and their unit in ns
     "exchange.service_us": 1e3, "exchange.latency.ms": 1e6, "exchange.latency.high_ms": 1e6,
     "exchange.latency.floor_ms": 1e6, "oracle.interval_ms": 1e6,
     "oracle.basis_halflife_s": 1e9, "funding.interval_s": 1e9, "funding.sample_s": 1e9,
-    "scenario.step_s": 1e9, "output.account_snapshot_s": 1e9, "agents.latency_ms": 1e6,
+    "scenario.step_s": 1e9, "scenario.crash_at_s": 1e9, "scenario.fall_s": 1e9,
+    "scenario.recover_s": 1e9, "output.account_snapshot_s": 1e9, "agents.latency_ms": 1e6,
     "liquidation.latency_ms": 1e6, "liquidation.interval_ms": 1e6,
 }
+
+
+MAX_NS = 2**63 - 1
+"""Simulated times are int64 nanoseconds in the event tables: about 292 years."""
+MAX_PATH_POINTS = 10_000_000
+"""Most index points a sampled path may have (``run.duration / scenario.step_s``): the
+path is built in memory before the run, one Python float per point."""
+MAX_AGENTS = 1_000_000
+"""Most agents in one run (every ``[[agents]]`` count together): each is an account,
+a context and a task built before the run starts."""
 
 
 def _check_range(rule: str, value: object, where: str, source: str) -> None:
@@ -324,6 +344,9 @@ def _check_range(rule: str, value: object, where: str, source: str) -> None:
         if not math.isfinite(value):
             raise _fail(source, where, f"must be a finite number, got {value!r}")
         scale = _NS_SCALE.get(rule)
+        if scale is not None and value * scale > MAX_NS:
+            raise _fail(source, where, f"{value!r} is beyond the longest simulated time "
+                        "exsim counts (2**63 - 1 ns, about 292 years)")
         if scale is not None and value > 0 and round(value * scale) < 1:
             raise _fail(source, where, f"{value!r} is below 1 ns of simulated time")
         if rule in _POSITIVE and not value > 0:
@@ -367,21 +390,15 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
     config = Config(**kwargs)
     if not config.symbols:
         raise _fail(source, "symbols", "at least one [[symbols]] entry is needed")
-    for i, sym in enumerate(config.symbols):
-        try:
-            sym.spec()
-        except (UnitsError, SymbolError, MarginConfigError) as exc:
-            raise _fail(source, f"symbols[{i}]", str(exc)) from None
+    _check_symbols(config.symbols, source)
     atoms = {sym.cash_atom for sym in config.symbols}
     if len({Decimal(a) for a in atoms}) > 1:
         raise _fail(source, "symbols", "all symbols must share one cash_atom (one wallet per "
                     f"account), got {sorted(atoms)}")
     contract = config.symbols[0].spec().contract
-    for i, agent in enumerate(config.agents):
-        try:
-            contract.cash_to_atoms(agent.deposit)
-        except UnitsError as exc:
-            raise _fail(source, f"agents[{i}].deposit", str(exc)) from None
+    _check_agents(config, contract, source)
+    _check_scenario(config, source)
+    _check_output(config.output, source)
     if config.scenario.kind == "csv":
         if not config.scenario.csv:
             raise _fail(source, "scenario.csv", "a csv scenario needs a file")
@@ -460,6 +477,76 @@ def _check_candles(config: Config, source: str) -> Config:
     return attrs.evolve(config, scenario=attrs.evolve(sc, candles=str(path)))
 
 
+def _check_symbols(symbols: tuple[SymbolConfig, ...], source: str) -> None:
+    """Each symbol's grid, brackets and spec; names distinct (the core looks symbols up by name)."""
+    seen: dict[str, int] = {}
+    for i, sym in enumerate(symbols):
+        where = f"symbols[{i}]"
+        if sym.name in seen:
+            raise _fail(source, f"{where}.name",
+                        f"{sym.name!r} is already the name of symbols[{seen[sym.name]}]")
+        seen[sym.name] = i
+        try:
+            contract = sym.contract()
+        except UnitsError as exc:
+            raise _fail(source, where, str(exc)) from None
+        try:
+            brackets_from_quote(contract, sym.brackets)
+        except (UnitsError, SymbolError, MarginConfigError) as exc:
+            raise _fail(source, f"{where}.brackets", str(exc)) from None
+        try:
+            sym.spec()
+        except (UnitsError, SymbolError, MarginConfigError) as exc:
+            raise _fail(source, where, str(exc)) from None
+
+
+def _check_agents(config: Config, contract: LinearContract, source: str) -> None:
+    """Deposits on the cash grid, leverage every symbol allows, a run's number of agents."""
+    total = 0
+    specs = [sym.spec() for sym in config.symbols]
+    for i, agent in enumerate(config.agents):
+        try:
+            contract.cash_to_atoms(agent.deposit)
+        except UnitsError as exc:
+            raise _fail(source, f"agents[{i}].deposit", str(exc)) from None
+        for spec in specs:
+            if agent.leverage > spec.max_leverage:
+                raise _fail(source, f"agents[{i}].leverage",
+                            f"{agent.leverage} is above {spec.name}'s max leverage "
+                            f"{spec.max_leverage}")
+        total += agent.count
+        if total > MAX_AGENTS:
+            raise _fail(source, f"agents[{i}].count",
+                        f"{agent.count} makes {total} agents; a run holds at most {MAX_AGENTS:,}")
+
+
+def _check_scenario(config: Config, source: str) -> None:
+    """A start price every symbol's tick grid can hold, and a path that fits in memory."""
+    sc = config.scenario
+    if sc.kind in ("gbm", "merton") and config.run.duration / sc.step_s > MAX_PATH_POINTS:
+        raise _fail(source, "scenario.step_s",
+                    f"{sc.step_s!r} gives {config.run.duration / sc.step_s:.3g} index points "
+                    f"over run.duration {config.run.duration!r}; at most {MAX_PATH_POINTS:,} "
+                    "(raise step_s for a long run)")
+    if sc.kind == "csv":
+        return  # its prices are checked against the grid with the path (exsim.scenarios)
+    for sym in config.symbols:
+        ticks = sc.start_price / float(sym.tick_size)  # checked a decimal > 0 by now
+        if not 1 <= ticks < MAX_UNITS:
+            raise _fail(source, "scenario.start_price",
+                        f"{sc.start_price!r} is {ticks:.6g} ticks of {sym.name} (tick_size "
+                        f"{sym.tick_size}); a price is at least 1 tick and below 2**53 ticks")
+
+
+def _check_output(out: OutputConfig, source: str) -> None:
+    """A run directory is ``output.dir/<name>-seed<N>``: the name must not leave ``dir``."""
+    name = out.name
+    if not name or "/" in name or "\\" in name or "\0" in name or ".." in name or name == ".":
+        raise _fail(source, "output.name",
+                    f"{name!r} must be a plain name, without '/', '\\' or '..': runs are "
+                    "written to output.dir/<name>-seed<N>")
+
+
 def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],
                        contract: LinearContract, source: str) -> None:
     """The checks of ``[liquidation]`` that span keys or need the cash grid."""
@@ -481,6 +568,24 @@ def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],
     if 0 < lc.max_step_notional < lc.min_step_notional:
         raise _fail(source, "liquidation.min_step_notional",
                     f"{lc.min_step_notional} exceeds max_step_notional {lc.max_step_notional}")
+
+
+def config_sha256(config: Config, seed: int) -> str:
+    """The identity of a run: sha256 of its validated config with the seed it runs with.
+
+    A run's outcome is a function of this (and of the code: agent classes and exsim's
+    version are not in it).  The config is hashed as canonical JSON (sorted keys);
+    ``run.seed`` is replaced by ``seed``, which is what the run uses, and a CSV
+    scenario's file by the sha256 of its bytes, so that editing the file (or moving
+    it) changes the identity exactly when the index changes.  A sweep reuses a run
+    only when this matches (:mod:`exsim.sweep`).
+    """
+    data = attrs.asdict(attrs.evolve(config, run=attrs.evolve(config.run, seed=seed)))
+    if config.scenario.kind == "csv":
+        digest = hashlib.sha256(Path(config.scenario.csv).read_bytes()).hexdigest()
+        data["scenario"]["csv"] = f"sha256:{digest}"
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_document(path: str | Path | None = None) -> tuple[dict[str, Any], str]:

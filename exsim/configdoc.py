@@ -43,6 +43,14 @@ DOCS: dict[str, str] = {
     "run.clock": "`virtual`: simulated time goes as fast as the CPU allows; `wall`: real time.",
     "run.on_agent_error": "When an agent raises: `stop` ends the run (recorded as incomplete); "
                           "`isolate` drops that agent and goes on.",
+    "run.max_wall_seconds": "A watchdog: the run stops (between two instants, written and "
+                            "marked incomplete with the reason) after this many seconds of "
+                            "wall time; `0`: no limit.",
+    "run.max_stall_seconds": "A watchdog for hangs (virtual clock): when simulated time has "
+                             "not moved for this many seconds of wall time, an agent found "
+                             "running ends as crashed (`on_agent_error` decides what "
+                             "follows), anything else stops the run, marked incomplete; "
+                             "`0`: never.",
     # [exchange]
     "exchange": "The matching engine, its market-data feed and the network between it and "
                 "the agents.",
@@ -204,7 +212,7 @@ DOCS: dict[str, str] = {
 # Checks that exsim.config makes in code rather than through its rule tables.
 RULES: dict[str, str] = {
     "exchange.latency.high_ms": ">= `ms` when `kind` is `\"uniform\"`",
-    "symbols.name": "not empty",
+    "symbols.name": "not empty; no two symbols share one",
     "symbols.tick_size": "a decimal > 0",
     "symbols.lot_size": "a decimal > 0",
     "symbols.cash_atom": "a decimal > 0; tick_size x lot_size a whole number of atoms; the "
@@ -214,14 +222,18 @@ RULES: dict[str, str] = {
     "symbols.market_band": "0, or > 0 and < 1",
     "symbols.default_leverage": "1 to the first bracket's max leverage",
     "symbols.brackets": "floors start at 0 and increase; rates in [0, 1) do not decrease; "
-                        "leverage >= 1 does not increase; rate x leverage < 1",
+                        "leverage an integer >= 1 that does not increase; rate x leverage < 1",
+    "scenario.start_price": "at least 1 tick and below 2**53 ticks of every symbol",
+    "scenario.step_s": "`run.duration / step_s` at most 10,000,000 (`gbm`, `merton`); with "
+                       "`kind = \"candles\"`: a whole number of seconds dividing 60",
+    "agents.count": "at most 1,000,000 agents in all",
+    "output.name": "a plain name: no `/`, `\\` or `..`",
     "scenario.drop": "> -100, < 1",
     "scenario.csv": "an existing file when `kind` is `\"csv\"`",
     "scenario.candles": "an existing file of consecutive minutes with positive prices and "
                         "low <= open, close <= high, when `kind` is `\"candles\"`; at least "
                         "`run.duration` long from `candles_start`",
     "scenario.candles_start": "a minute of the file",
-    "scenario.step_s": "with `kind = \"candles\"`: a whole number of seconds dividing 60",
     "funding.sample_s": "<= `interval_s`",
     "agents.deposit": "a whole number of cash atoms",
     "agents.leverage": "at most every symbol's max leverage",
@@ -574,7 +586,16 @@ def render() -> str:
         "fees are exact only when written as strings (`tick_size = \"0.1\"`). Rates and "
         "fees are fractions: `0.0005` is 0.05%. Times carry their unit in the key's name "
         "(`_s`, `_ms`, `_us`) and become whole nanoseconds of simulated time, so a time "
-        "above 0 but below 1 ns is an error. Cash amounts are in the quote currency.",
+        "above 0 but below 1 ns is an error, and so is one beyond 2**63 - 1 ns (about 292 "
+        "years). Cash amounts are in the quote currency. A decimal (a string or a number) "
+        "is at most 1e100 and at least 1e-100 in size, or 0.",
+        "",
+        "The index path depends on the seed, so it is checked when the simulation is built "
+        "(`exsim validate`, and every run): a path that leaves a symbol's price grid (below "
+        "one tick, or 2**53 ticks and above) is an error naming the `[scenario]` keys that "
+        "shape it, with their values. Whatever passes these checks may still make a run "
+        "in which nothing can happen; its `summary.json` then says so under `warnings` "
+        "(no mark price ever set for a symbol, no order ever accepted).",
         "",
         "## Errors",
         "",

@@ -10,8 +10,11 @@ and seed give the same event log; ``summary.json`` carries its sha256 as
 ``digest``.
 
 A run that crashes (an agent raises, with ``on_agent_error = "stop"``) or is
-interrupted still writes everything recorded so far, with ``complete: false``
-and the reason.
+interrupted (SIGINT or SIGTERM: :mod:`exsim.interrupts`) still writes everything
+recorded so far, with ``complete: false`` and the reason.  Its directory says
+``complete: false`` from its first second, so a run killed outright (SIGKILL) is
+marked too, and its event log is readable up to its last flush
+(:mod:`exsim.output.rundir`, :mod:`exsim.output.recover`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from __future__ import annotations
 import gc
 import importlib
 import inspect
-import json
+import re
 import time
 import traceback
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -43,19 +46,28 @@ from exsim.actors.oracle import Oracle
 from exsim.actors.recorder import Recorder
 from exsim.agent import SUSPENDED, Agent, Context
 from exsim.agents import BUILTIN
-from exsim.config import AgentConfig, Config, LatencyConfig
+from exsim.config import AgentConfig, Config, LatencyConfig, config_sha256
 from exsim.core import MODE as CORE_MODE
 from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
-from exsim.output.metrics import series, waterfall
-from exsim.output.tables import write_series, write_tables
+from exsim.interrupts import StopOnSignal, Terminated, raise_for, reason_of
+from exsim.output.metrics import payments_by_flat, series, waterfall
+from exsim.output.rundir import EVENTS, RUNNING, RunDir, open_run_dir
+from exsim.output.tables import SeriesWriter, write_tables
+from exsim.output.warnings import run_warnings
 from exsim.rng import derive_seed, stream
-from exsim.scenarios.paths import make_path
+from exsim.scenarios.paths import check_path, make_path
 from exsim.timeunits import NS_PER_S, ns
+from exsim.watchdog import Watchdog, WatchdogExpired
 
 EXCHANGE, ORACLE, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 3, 4, 100
 STP_MODES = {"none": 0, "cancel_taker": 1, "cancel_maker": 2, "cancel_both": 3}
+
+
+def _snake(name: str) -> str:
+    """``SetLeverage`` -> ``set_leverage``: a request type's name as a summary key."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class AgentLoadError(ValueError):
@@ -136,6 +148,14 @@ def _contains(exc: BaseException, kind: type[BaseException]) -> bool:
     return isinstance(exc, BaseExceptionGroup) and exc.subgroup(kind) is not None
 
 
+def _agent_error(exc: BaseException) -> bool:
+    """An agent's own failure (any exception, ``SystemExit`` or another ``BaseException``),
+    as opposed to trio cancelling it or Ctrl-C (``KeyboardInterrupt``, which trio raises
+    in whatever code runs, an agent's included), which end the run as they would any code."""
+    return not any(_contains(exc, kind) for kind in (trio.Cancelled, KeyboardInterrupt,
+                                                     Terminated, WatchdogExpired))
+
+
 def _cancel_status() -> object:
     """The running trio task's cancel state (which cancel scopes enclose it), compared by
     identity around a stepped agent's step; ``None`` outside trio.  Private to trio, so
@@ -167,11 +187,15 @@ def _fewer_gc_passes() -> Iterator[None]:
 class Simulation:
     """One run of one config and seed."""
 
+    series: dict[str, list[tuple[int, int, float]]]  # the plot series, of a run in memory
+    unprocessed: dict[str, int] | None = None  # requests left when the run ended, by kind
+
     def __init__(self, config: Config, *, seed: int | None = None) -> None:
         self.config = config
         self.seed = config.run.seed if seed is None else seed
         self.duration_ns = ns(config.run.duration)
         self.failure: Failure | None = None
+        self._watchdog_reason: str | None = None  # why the watchdog stopped the run, if it did
         self.crashes: list[tuple[int, int, str, str]] = []  # (time ns, agent id, name, traceback)
         self.specs = [s.spec() for s in config.symbols]
         ex = config.exchange
@@ -194,6 +218,8 @@ class Simulation:
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))
                  for i in range(len(self.specs))]
+        for path, spec in zip(paths, self.specs, strict=True):  # ConfigError if off the grid
+            check_path(path, config.scenario, spec.contract, spec.name)
         self.paths = paths  # each symbol's fundamental value (and, scripted, its index)
         self.index = ScriptedIndex(paths)
         self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, self.index, contracts,
@@ -300,7 +326,9 @@ class Simulation:
     async def _agent_task(self, name: str, agent: Agent, ctx: Context) -> None:
         try:
             await agent.run(ctx)
-        except Exception:
+        except BaseException as exc:
+            if not _agent_error(exc):
+                raise
             self._crashed(name, ctx, traceback.format_exc())
 
     def start_agent(self, nursery: trio.Nursery, name: str, agent: Agent, ctx: Context) -> None:
@@ -324,7 +352,9 @@ class Simulation:
         except StopIteration:
             ctx.resume = None
             return
-        except Exception:
+        except BaseException as exc:
+            if not _agent_error(exc):
+                raise
             ctx.resume = None
             self._crashed(name, ctx, traceback.format_exc())
             return
@@ -369,49 +399,153 @@ class Simulation:
             nursery.cancel_scope.cancel()
 
     def run(self, out_dir: Path | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        """Run to the end (or the first failure) and write ``out_dir``; returns the summary."""
+            progress: Callable[[int, int], None] | None = None, *,
+            overwrite: bool = False) -> dict[str, Any]:
+        """Run to the end (or the first failure) and write ``out_dir``; returns the summary.
+
+        With ``out_dir``, the run directory is made first (:func:`open_run_dir`: one that
+        already holds files is refused with :class:`RunDirError`, unless ``overwrite``
+        replaces it whole), marked incomplete until the end, and the event log streams to
+        it (bounded memory; ``recorder.log`` is then unavailable).  Without one, the log
+        stays in memory (``recorder.log``) and nothing is written.  The first SIGINT or
+        SIGTERM stops the run between two instants; it is written, marked incomplete,
+        and ``KeyboardInterrupt`` or :class:`~exsim.interrupts.Terminated` is raised.
+        """
         wall0 = time.perf_counter()
-
-        def report(t: int) -> None:
-            if progress is not None:
-                progress(t, len(self.recorder.log))
-
-        clock = (trio.testing.MockClock(autojump_threshold=0)
-                 if self.config.run.clock == "virtual" else None)
-        try:
-            with _fewer_gc_passes():
-                trio.run(self.main, report, clock=clock)
-            if self.crashes and self.config.run.on_agent_error == "stop":
-                _, _, name, tb = min(self.crashes)
-                self.failure = Failure(f"agent crashed: {name}", tb)
-        except BaseException as exc:
-            if _contains(exc, KeyboardInterrupt):
-                self.failure = Failure("interrupted (Ctrl-C)")
-                raise KeyboardInterrupt from None
-            if self.failure is None:
-                self.failure = Failure("simulation error", traceback.format_exc())
-            raise
-        finally:
-            summary = self.summary(time.perf_counter() - wall0)
+        run_dir: RunDir | None = None
+        raised: BaseException | None = None
+        with StopOnSignal() as signals:
             if out_dir is not None:
-                self.write(out_dir, summary)
+                run_dir = open_run_dir(Path(out_dir), attrs.asdict(self.config),
+                                       self._marker(RUNNING), overwrite=overwrite)
+                try:
+                    self.recorder.spill_to(run_dir.path / EVENTS, self._log_meta())
+                except BaseException:
+                    run_dir.close()
+                    raise
+            try:
+                self._run_trio(progress, signals)
+                if self.crashes and self.config.run.on_agent_error == "stop":
+                    _, _, name, tb = min(self.crashes)
+                    self.failure = Failure(f"agent crashed: {name}", tb)
+                elif signals.stopped and signals.reason is not None:
+                    self.failure = Failure(signals.reason)
+                elif self._watchdog_reason is not None:
+                    self.failure = Failure(self._watchdog_reason)
+            except BaseException as exc:
+                raised = exc
+                stopped = reason_of(exc)
+                if stopped is not None:
+                    self.failure = Failure(stopped)
+                elif _contains(exc, WatchdogExpired):  # the run ends here, marked: not an error
+                    raised = None
+                    self.failure = Failure(self._watchdog_reason or "watchdog",
+                                           traceback.format_exc())
+                elif self.failure is None:
+                    self.failure = Failure("simulation error", traceback.format_exc())
+            try:
+                self.unprocessed = self._take_unprocessed()
+                self.recorder.close()
+                summary = self.summary(time.perf_counter() - wall0, run_dir)
+                if run_dir is not None:
+                    self.write(run_dir, summary)
+            except BaseException as exc:
+                if run_dir is not None:  # the log is kept: `exsim report DIR` rebuilds the rest
+                    why = reason_of(exc) or f"failed ({exc!r})"
+                    with suppress(Exception):
+                        run_dir.write_summary(self._marker(
+                            f"{why} while writing the results; `exsim report {run_dir.path}` "
+                            f"rebuilds the tables from {EVENTS}"))
+                raise
+            finally:
+                if run_dir is not None:
+                    run_dir.close()
+        if raised is not None:
+            if _contains(raised, KeyboardInterrupt):
+                raise KeyboardInterrupt from None
+            if _contains(raised, Terminated):
+                raise Terminated from None
+            raise raised  # what broke the run, now that what it recorded is written
+        if signals.signum is not None:  # the run, or its writing, was asked to stop
+            raise_for(signals.signum)
         return summary
 
+    def _run_trio(self, progress: Callable[[int, int], None] | None,
+                  signals: StopOnSignal) -> None:
+        """The simulation under trio, stoppable by ``signals``; the log on disk every 1%."""
+
+        def report(t: int) -> None:
+            self.recorder.flush()  # a killed run loses at most the last 1% (or SPILL_EVERY)
+            if progress is not None:
+                progress(t, self.recorder.count)
+
+        rc = self.config.run
+        names = {id(agent): name for name, agent, _ in self.agents}
+        dog = Watchdog(rc.max_wall_seconds,
+                       rc.max_stall_seconds if rc.clock == "virtual" else 0.0,
+                       lambda: self.net.now, lambda obj: names.get(id(obj)))
+
+        async def body() -> None:
+            with trio.CancelScope() as scope:
+                signals.arm(scope.cancel)
+                dog.arm(scope.cancel)
+                try:
+                    await self.main(report)
+                finally:
+                    signals.disarm()
+                    dog.disarm()
+
+        clock = (trio.testing.MockClock(autojump_threshold=0)
+                 if rc.clock == "virtual" else None)
+        try:
+            with _fewer_gc_passes(), dog:
+                trio.run(body, clock=clock)
+        finally:
+            self._watchdog_reason = dog.reason
+
+    def _marker(self, reason: str) -> dict[str, Any]:
+        """The summary of a run not (or not yet) written to its end."""
+        return {"complete": False, "reason": reason, "seed": self.seed,
+                "core": CORE_MODE, "agents": len(self.agents)}
+
+    def _log_meta(self) -> dict[str, Any]:
+        """What reading the event log into tables and plots needs without this object."""
+        return {"seed": self.seed, "symbols": [s.name for s in self.specs],
+                "k": [s.contract.k for s in self.specs],
+                "cash_atom": float(self.specs[0].contract.cash_atom),
+                "tick": [float(s.contract.tick_size) for s in self.specs],
+                "lot": [float(s.contract.lot_size) for s in self.specs],
+                "funds": list(self.core.fund_ids), "duration_s": self.config.run.duration}
+
+    def _take_unprocessed(self) -> dict[str, int]:
+        """The requests the run ended before the exchange processed: queued at it, or
+        still in flight to it (taken off the network: the run is over), by kind."""
+        counts = {_snake(kind.__name__): 0 for kind in self.exchange.request_kinds}
+        for msg in self.exchange.take_unprocessed():
+            counts[_snake(type(msg).__name__)] += 1
+        return {"total": sum(counts.values()), **counts}
+
+    def submits_sent(self) -> int:
+        """Orders sent to the exchange: each agent's (an order id is the agent's count of
+        its submits) and the liquidator's work-out orders (likewise)."""
+        sent = sum(ctx.submitted() for _, _, ctx in self.agents)
+        return sent + (self.liquidator.next_oid if self.liquidator is not None else 0)
+
     # ------------------------------------------------------------------ results
-    def summary(self, wall_seconds: float) -> dict[str, Any]:
+    def summary(self, wall_seconds: float, run_dir: RunDir | None = None) -> dict[str, Any]:
+        """The run's figures and invariants, from the core's state and the log (streamed);
+        with ``run_dir``, the plot series stream into its ``series.parquet`` meanwhile."""
         core = self.core
+        if self.unprocessed is None:
+            self.unprocessed = self._take_unprocessed()
         resting = {(m.index, o[0]): o[4] for m in core.markets for o in m.book.orders.values()}
         invariants = core.invariants()
-        invariants["orders_accounted"] = self.recorder.orders_accounted(resting)
+        invariants["orders_accounted"] = self.recorder.orders_accounted(
+            resting, submits_sent=self.submits_sent(),
+            submits_unprocessed=self.unprocessed["submit"])
         atom = float(self.specs[0].contract.cash_atom)
-        flows = waterfall(self.recorder.log, atom, core.fund_ids)
-        self.series = series(self.recorder.log, [s.contract.k for s in self.specs], atom,
-                             [float(s.contract.tick_size) for s in self.specs],
-                             [float(s.contract.lot_size) for s in self.specs], core.fund_ids)
-        ratios = [v for _, _, v in self.series["fund_to_oi"]]
-        flows["fund_to_oi"] = {"min": min(ratios) if ratios else None,
-                               "end": ratios[-1] if ratios else None}
+        flows = waterfall(self.recorder.events(), atom, core.fund_ids)
+        flows["fund_to_oi"] = self._series(atom, run_dir)
         # per fund: each one's cash from events, its lowest point, against its wallet
         funds = flows.pop("funds")
         flows["insurance_fund"].pop("end_atoms")
@@ -422,37 +556,49 @@ class Simulation:
             flows["insurance_fund"]["by_symbol"] = {
                 spec.name: funds[fund] for spec, fund in zip(self.specs, core.fund_ids,
                                                              strict=True)}
-        invariants["flat_accounts_never_pay"] = flows.pop("socialized_from_flat") == 0
+        # from the log: no account paid (funding, a fee, ADL, socialized loss, a takeover)
+        # by a symbol it held no position in just before
+        invariants["flat_accounts_never_pay"] = not payments_by_flat(self.recorder.events(),
+                                                                     core.fund_ids)
         if VAULT in core.accounts:
             flows["vault"] = {"takeovers": flows.pop("vault_takeovers"),
                               "equity_end": core.account_equity(VAULT)
                               * float(self.specs[0].contract.cash_atom)}
         else:
             flows.pop("vault_takeovers")
-        invariants["no_negative_equity_after_resolution"] = all(
+        # traders with no position left hold no debt (the fund covered it, as far as it could)
+        invariants["flat_traders_not_below_zero"] = all(
             acct.wallet + sum(p.margin for p in acct.positions.values()) >= 0
             for acct in core.accounts.values()
-            if not any(p.qty for p in acct.positions.values()))
+            if acct.id >= 0 and not any(p.qty for p in acct.positions.values()))
+        # the funds' and the vault's cash at the end (a fund's lowest point is
+        # fund_never_negative, from the events)
+        invariants["house_cash_not_below_zero"] = all(
+            acct.wallet >= 0 for acct in core.accounts.values() if acct.id < 0)
         sim_seconds = self.net.now / NS_PER_S
         out: dict[str, Any] = {
             "complete": self.failure is None,
             "reason": None if self.failure is None else self.failure.reason,
             "digest": self.recorder.digest,
             "seed": self.seed,
+            "config_sha256": config_sha256(self.config, self.seed),
             "sim_seconds": sim_seconds,
             "wall_seconds": round(wall_seconds, 3),
             "core": CORE_MODE,  # "compiled", or "pure (why)": exsim.core.MODE
-            "events": len(self.recorder.log),
+            "events": self.recorder.count,
             "trades": self.recorder.trades,
             "agents": len(self.agents),
             "agent_accounts": self.agent_accounts(),
             "max_exchange_queue": self.exchange.max_queue,
+            "unprocessed_requests": self.unprocessed,
             **flows,
             "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [
                 {"agent": name, "at_seconds": t / NS_PER_S, "error": tb}
                 for t, _, name, tb in sorted(self.crashes)],
             "dropped_messages": self.exchange.dropped,
             "invariants": invariants,
+            "warnings": run_warnings([s.name for s in self.specs], [m.mark for m in core.markets],
+                                     orders_accepted=self.recorder.orders_accepted),
         }
         if self.failure is not None and self.failure.detail:
             out["error"] = self.failure.detail
@@ -467,10 +613,26 @@ class Simulation:
             first += a.count
         return out
 
-    def write(self, out: Path, summary: dict[str, Any]) -> None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(attrs.asdict(self.config), indent=2,
-                                                     default=str))
-        summary["tables"] = write_tables(self.recorder.log, out)
-        write_series(self.series, self.paths, out)
-        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    def _series(self, atom: float, run_dir: RunDir | None) -> dict[str, float | None]:
+        """The plot series (``self.series`` in memory, or streamed into ``series.parquet``);
+        returns the fund-to-open-interest ratio's lowest and last value."""
+        args = ([s.contract.k for s in self.specs], atom,
+                [float(s.contract.tick_size) for s in self.specs],
+                [float(s.contract.lot_size) for s in self.specs], self.core.fund_ids)
+        if run_dir is None:
+            self.series = series(self.recorder.events(), *args)
+            ratios = [v for _, _, v in self.series["fund_to_oi"]]
+            low, end = (min(ratios), ratios[-1]) if ratios else (None, None)
+        else:
+            writer = SeriesWriter(run_dir.path, self.paths)
+            series(self.recorder.events(), *args, sink=writer.add)
+            writer.close()
+            low, end = writer.fund_to_oi or (None, None)
+        return {"min": low, "end": end}
+
+    def write(self, run_dir: RunDir, summary: dict[str, Any]) -> None:
+        """The tables from the log (streamed), then ``summary.json``, last; the log file goes."""
+        summary["tables"] = write_tables(self.recorder.events(), run_dir.path,
+                                         self.recorder.wide())
+        run_dir.write_summary(summary)
+        self.recorder.discard()

@@ -1,4 +1,4 @@
-"""Monte Carlo and parameter sweeps on a local process pool.
+"""Monte Carlo and parameter sweeps, each run in a child process of its own.
 
 A config's ``[sweep]`` section says which seeds and which grid::
 
@@ -11,11 +11,19 @@ A config's ``[sweep]`` section says which seeds and which grid::
 Every (grid point, seed) is a normal run with its own directory and
 ``summary.json``; a grid value is written into the TOML document at its dotted
 path and the whole document is validated again, so a bad key or value is a
-config error naming the sweep key.  Runs go to a ``ProcessPoolExecutor``
-(``--workers``, default the number of cores), or to Ray (``--executor ray``,
-``--ray-address``; the optional extra ``pip install -e '.[ray]'``).  A run that fails is recorded
-with its error and the sweep goes on; a run whose ``summary.json`` already
-says ``complete`` is skipped, so an interrupted sweep resumes where it was.
+config error naming the sweep key.  Runs go to child processes, ``--workers`` at a
+time (default the number of cores; :mod:`exsim.supervise`), or to Ray
+(``--executor ray``, ``--ray-address``; the optional extra ``pip install -e '.[ray]'``).
+
+A run's identity is its directory name *and* the sha256 of its resolved config and
+seed (``config_sha256`` in its summary, :func:`exsim.config.config_sha256`).  On a
+rerun into the same directory, a run whose ``summary.json`` is complete with the same
+hash is reused; one whose config changed, or that is incomplete, failed, or has a
+summary that cannot be read (a kill mid-write), is run again in a fresh directory.
+A run that fails, or whose process dies, is a failed row and the sweep goes on.
+SIGINT or SIGTERM stops the sweep: no queued run starts, running ones are
+interrupted, and the tables are written with what finished
+(:class:`SweepInterrupted`).
 
 Results: ``results.csv``/``.parquet`` (one row per run: the grid values, the
 seed, the summary's metrics) and ``aggregate.csv``/``.parquet`` (one row per
@@ -32,10 +40,10 @@ import json
 import math
 import os
 import re
+import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +51,8 @@ import attrs
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from exsim.config import ConfigError, parse_config
+from exsim.config import ConfigError, config_sha256, parse_config
+from exsim.supervise import SignalStop, run_in_children
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
 
@@ -57,6 +66,7 @@ class RunSpec:
     point: tuple[tuple[str, Any], ...]
     document: Mapping[str, Any]
     source: str
+    config_sha256: str  # of the validated config and the seed: the run's identity
 
 
 def set_path(doc: dict[str, Any], path: str, value: Any, source: str) -> None:
@@ -117,7 +127,7 @@ def plan(document: Mapping[str, Any], source: str = "<config>") -> list[RunSpec]
         for key, value in point:
             set_path(point_doc, key, value, source)
         try:
-            parse_config(point_doc, source)
+            config = parse_config(point_doc, source)
         except ConfigError as exc:
             raise ConfigError(f"{exc} (sweep point {dict(point)})") from None
         label = "_".join(f"{k.split('.')[-1]}={v}" for k, v in point) or "base"
@@ -126,7 +136,8 @@ def plan(document: Mapping[str, Any], source: str = "<config>") -> list[RunSpec]
             if any(spec.name == name for spec in specs):
                 raise ConfigError(f"{source}: sweep: the run {name!r} appears twice (repeated "
                                   "seeds or grid values)")
-            specs.append(RunSpec(name, seed, point, point_doc, source))
+            specs.append(RunSpec(name, seed, point, point_doc, source,
+                                 config_sha256(config, seed)))
     return specs
 
 
@@ -135,80 +146,145 @@ def _safe(text: str) -> str:
 
 
 def run_one(spec: RunSpec, out: str) -> dict[str, Any]:
-    """Run one spec into ``out/<name>``; the summary, or ``{"error": ...}``.  Never raises."""
+    """Run one spec into a fresh ``out/<name>``; the summary, or ``{"error": ...}``.
+
+    Raises only ``KeyboardInterrupt`` (the sweep stopping it, after the run wrote what it
+    recorded); any other failure is the row's error.
+    """
     from exsim.sim import Simulation
 
     run_dir = Path(out) / spec.name
     t0 = time.perf_counter()
     try:
         config = parse_config(spec.document, spec.source)
+        replace_run_dir(run_dir)
         summary = Simulation(config, seed=spec.seed).run(run_dir)
     except Exception:  # a failing run is a row of the table, not the end of the sweep
-        run_dir.mkdir(parents=True, exist_ok=True)
         error = traceback.format_exc()
-        (run_dir / "error.txt").write_text(error)
+        write_error(run_dir, error)
         summary = {"complete": False, "error": error}
     summary["run_seconds"] = time.perf_counter() - t0  # the run and its output files
     return summary
 
 
-def already_done(out: Path, spec: RunSpec) -> dict[str, Any] | None:
-    summary = out / spec.name / "summary.json"
-    if summary.exists():
-        data: dict[str, Any] = json.loads(summary.read_text())
-        if data.get("complete"):
-            return data
-    return None
+def replace_run_dir(run_dir: Path) -> None:
+    """Remove what an earlier run left in ``run_dir``: a run never mixes with another's files.
+
+    The sweep owns its runs' directories, a failed run's too (which holds only
+    ``error.txt``, so ``Simulation.run(overwrite=True)`` would refuse it as not a run
+    directory): removing it and writing afresh is the sweep's own replacement.
+    """
+    if run_dir.is_dir():
+        shutil.rmtree(run_dir)
+
+
+def write_error(run_dir: Path, error: str) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "error.txt").write_text(error)
+
+
+REUSED, CHANGED, TODO = "reused", "changed", "todo"
+
+
+def previous(out: Path, spec: RunSpec) -> tuple[str, dict[str, Any] | None]:
+    """What an earlier sweep left for ``spec``: ``(REUSED, its summary)`` for a complete
+    run of the same config and seed, ``(CHANGED, None)`` for a complete run of another
+    config, ``(TODO, None)`` otherwise (none, incomplete, failed, or unreadable)."""
+    try:
+        data = json.loads((out / spec.name / "summary.json").read_bytes())
+    except (OSError, ValueError):  # missing, truncated, not JSON, not UTF-8
+        return TODO, None
+    if not isinstance(data, dict) or data.get("complete") is not True:
+        return TODO, None
+    if data.get("config_sha256") != spec.config_sha256:
+        return CHANGED, None
+    return REUSED, data
+
+
+@attrs.frozen
+class SweepResult:
+    """One row per spec that has a result, in spec order, and what the resume reused."""
+
+    rows: list[dict[str, Any]]
+    reused: int  # complete runs of the same config and seed, not run again
+    changed: int  # complete runs of another config, run again
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the sweep; ``result`` holds what finished (also on disk)."""
+
+    def __init__(self, signal: str, result: SweepResult) -> None:
+        super().__init__(signal)
+        self.signal = signal
+        self.result = result
 
 
 def run_sweep(specs: Sequence[RunSpec], out: Path, workers: int | None = None,
               progress: Callable[[int, int, int], None] | None = None,
-              executor: str = "local", ray_address: str | None = None) -> list[dict[str, Any]]:
-    """Run every spec not already complete; returns one row per spec, in spec order.
+              executor: str = "local", ray_address: str | None = None) -> SweepResult:
+    """Run every spec not already done; write the tables of what finished.
 
-    ``executor`` is ``"local"`` (a process pool of ``workers``) or ``"ray"`` (a
-    Ray cluster at ``ray_address``, or a local Ray instance without one; every
-    worker must see ``out``, e.g. on a shared file system).
+    ``executor`` is ``"local"`` (a child process per run, ``workers`` at a time) or
+    ``"ray"`` (a Ray cluster at ``ray_address``, or a local Ray instance without one;
+    every worker must see ``out``, e.g. on a shared file system).  Raises
+    :class:`SweepInterrupted` after writing the tables when a signal stopped it.
     """
     out.mkdir(parents=True, exist_ok=True)
     summaries: dict[int, dict[str, Any]] = {}
-    todo = []
+    todo: list[int] = []
+    changed = 0
     for i, spec in enumerate(specs):
-        done = already_done(out, spec)
+        status, done = previous(out, spec)
         if done is not None:
-            summaries[i] = done | {"skipped": True}
+            summaries[i] = done
         else:
             todo.append(i)
+            changed += status == CHANGED
+    reused = len(summaries)
     failed = 0
+
+    def finished(i: int, summary: dict[str, Any]) -> None:
+        nonlocal failed
+        if summary.get("died"):
+            write_error(out / specs[i].name, summary["error"])
+        summaries[i] = summary
+        failed += not summary.get("complete")
+        if progress is not None:
+            progress(len(summaries), failed, len(specs))
+
     if progress is not None:
         progress(len(summaries), failed, len(specs))
-    workers = workers or os.cpu_count() or 1
-    if executor == "ray":
-        for i, summary in _run_on_ray(specs, todo, out, ray_address):
-            summaries[i] = summary
-            failed += not summary.get("complete")
-            if progress is not None:
-                progress(len(summaries), failed, len(specs))
-    elif workers == 1:
-        for i in todo:
-            summaries[i] = run_one(specs[i], str(out))
-            failed += not summaries[i].get("complete")
-            if progress is not None:
-                progress(len(summaries), failed, len(specs))
+    stopped: str | None = None
+    if executor == "ray":  # Ctrl-C as Python raises it: Ray's waits take no wake-up fd
+        try:
+            for i, summary in _run_on_ray(specs, todo, out, ray_address):
+                finished(i, summary)
+        except KeyboardInterrupt:
+            stopped = "SIGINT"
+        result = _write_results(specs, summaries, reused, changed, out)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_one, specs[i], str(out)): i for i in todo}
-            for future in as_completed(futures):
-                i = futures[future]
-                summaries[i] = future.result()
-                failed += not summaries[i].get("complete")
-                if progress is not None:
-                    progress(len(summaries), failed, len(specs))
-    rows = [_row(specs[i], summaries[i]) for i in range(len(specs))]
-    _write_table(rows, out / "results")
-    _write_table(aggregate(rows, [k for k, _ in specs[0].point] if specs else []),
-                 out / "aggregate")
-    return rows
+        with SignalStop() as stop:  # until the tables are written: a signal only stops
+            stopped = run_in_children(run_one, [(i, (specs[i], str(out))) for i in todo],
+                                      workers or os.cpu_count() or 1, finished, stop,
+                                      preload=["exsim.sim", "exsim.sweep"])
+            result = _write_results(specs, summaries, reused, changed, out)
+            stopped = stopped or stop.signal
+    if stopped is not None:
+        raise SweepInterrupted(stopped, result)
+    return result
+
+
+def _write_results(specs: Sequence[RunSpec], summaries: Mapping[int, dict[str, Any]],
+                   reused: int, changed: int, out: Path) -> SweepResult:
+    """The rows of every spec with a summary, in spec order, and their tables on disk."""
+    result = SweepResult([_row(specs[i], summaries[i]) for i in sorted(summaries)], reused,
+                         changed)
+    keys = [k for k, _ in specs[0].point] if specs else []
+    blank = [_row(specs[0], {})] if specs else []  # the columns, when no run finished
+    _write_table(result.rows, out / "results", list(blank[0]) if blank else [])
+    _write_table(aggregate(result.rows, keys), out / "aggregate",
+                 list(aggregate(blank, keys)[0]) if blank else [])
+    return result
 
 
 def _run_on_ray(specs: Sequence[RunSpec], todo: list[int], out: Path,
@@ -227,15 +303,20 @@ def _run_on_ray(specs: Sequence[RunSpec], todo: list[int], out: Path,
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             for ref in ready:
-                yield refs[ref], ray.get(ref)
+                try:
+                    summary = ray.get(ref)
+                except Exception as exc:  # a dead worker or a lost node: the run's row
+                    summary = {"complete": False, "died": True,
+                               "error": f"the Ray task of this run failed: {exc!r}"}
+                yield refs[ref], summary
     finally:
         if started:
             ray.shutdown()
 
 
-METRICS = ("complete", "digest", "sim_seconds", "wall_seconds", "run_seconds", "events", "trades",
-           "liquidations", "fund_draws", "fund_drawn", "fund_contributions", "adl_events",
-           "socialized_loss")
+METRICS = ("complete", "digest", "config_sha256", "sim_seconds", "wall_seconds", "run_seconds",
+           "events", "trades", "liquidations", "fund_draws", "fund_drawn", "fund_contributions",
+           "adl_events", "socialized_loss")
 
 
 def _row(spec: RunSpec, summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -248,6 +329,7 @@ def _row(spec: RunSpec, summary: Mapping[str, Any]) -> dict[str, Any]:
     row["fund_end"] = fund.get("end")
     invariants = summary.get("invariants") or {}
     row["invariants_ok"] = bool(invariants) and all(invariants.values())
+    row["warnings"] = "; ".join(summary.get("warnings") or []) or None
     row["error"] = (summary.get("error") or "").strip().splitlines()[-1:] or None
     if isinstance(row["error"], list):
         row["error"] = row["error"][0] if row["error"] else None
@@ -299,18 +381,21 @@ def aggregate(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any
     return out
 
 
-def _write_table(rows: list[dict[str, Any]], stem: Path) -> None:
-    if not rows:
-        return
-    columns = list(rows[0])
-    for row in rows[1:]:
+def _write_table(rows: list[dict[str, Any]], stem: Path, columns: list[str]) -> None:
+    """``stem``.csv and .parquet of ``rows``: ``columns`` first, then any others they have."""
+    columns = list(columns)
+    for row in rows:
         columns.extend(c for c in row if c not in columns)
-    with open(stem.with_suffix(".csv"), "w", newline="") as fh:
+    # each file whole or not at all: written beside, then renamed over the old one
+    csv_file, parquet_file = stem.with_suffix(".csv"), stem.with_suffix(".parquet")
+    with open(csv_file.with_suffix(".csv.tmp"), "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(csv_file.with_suffix(".csv.tmp"), csv_file)
     pq.write_table(pa.table({c: _column([r.get(c) for r in rows]) for c in columns}),
-                   stem.with_suffix(".parquet"))
+                   parquet_file.with_suffix(".parquet.tmp"))
+    os.replace(parquet_file.with_suffix(".parquet.tmp"), parquet_file)
 
 
 def _column(values: list[Any]) -> list[Any]:

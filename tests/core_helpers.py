@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from typing import Any
 
@@ -48,3 +49,12 @@ def snapshot(core: ExchangeCore) -> Any:
     ]
     ledger = (core.ledger.deposits, core.ledger.fee_pool)
     return accounts, books, ledger
+
+
+LONG = os.environ.get("EXSIM_LONG", "") not in ("", "0")
+"""``EXSIM_LONG=1``: the property tests run many more and longer random sequences."""
+
+
+def examples(n: int, factor: int = 20) -> int:
+    """``n`` in CI (a few seconds), ``factor`` times as many under ``EXSIM_LONG=1``."""
+    return n * factor if LONG else n

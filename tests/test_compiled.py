@@ -399,7 +399,8 @@ class Session(CompiledVersusInterpreted):
                 for a in (3, 4):
                     self.both("liquidate", a, s, rng.choice([None, None, -2]))
                 policy = rng.choice(["bitmex", "binance", "hyperliquid", "dydx"])
-                self.both("adl", s, policy, mark, Seeded(step))
+                # None: at the fund's entry (the core finds it); a price is refused
+                self.both("adl", s, policy, rng.choice([None, None, mark]), Seeded(step))
                 if rng.random() < 0.3:
                     self.both("socialize", s, rng.choice(["clawback", "oi_funding"]))
             elif r < 0.90:  # the fund works its position out
@@ -452,6 +453,27 @@ def test_bad_input_is_a_reject_whatever_runs() -> None:
                 args: list[Any] = [1] * arity
                 args[i] = value
                 call(*args)  # returns False or None, never raises
+
+
+@needs_compiled
+def test_both_cores_refuse_the_same_bracket_rows_alike(pure: dict[str, ModuleType]) -> None:
+    """A leverage of 12.7 made the compiled core raise TypeError and the interpreted one
+    truncate it to 12; both now raise the same SymbolError (issue 16)."""
+    from exsim.core.units import LinearContract
+
+    contract = LinearContract("0.1", "0.001", "0.00000001")
+    compiled = importlib.import_module("exsim.core.symbols")
+    outcomes: dict[str, list[str]] = {}
+    for label, module in (("compiled", compiled), ("pure", pure["exsim.core.symbols"])):
+        outcomes[label] = []
+        for bad in (12.7, 12.0, True, "12", None, 0, 200):
+            try:
+                module.brackets_from_quote(contract, [(0, "0.004", 125), (50_000, "0.005", bad)])
+            except ValueError as exc:  # SymbolError or MarginConfigError
+                outcomes[label].append(f"{type(exc).__name__}: {exc}")
+    assert outcomes["compiled"] == outcomes["pure"]
+    assert len(outcomes["pure"]) == 7 and outcomes["pure"][0] == (
+        "SymbolError: tier 2: max leverage must be an integer, got 12.7")
 
 
 # ----------------------------------------------------------------------------- whole runs
@@ -587,3 +609,17 @@ def test_an_edited_copy_of_the_package_runs_its_sources(tmp_path: Path,
         assert out.stderr.count("RuntimeWarning") == 1
         assert f"{edit} changed since the core was compiled" in out.stderr
         assert "pip install -e ." in out.stderr
+
+
+@needs_compiled
+def test_the_compiled_core_loads_from_any_working_directory(tmp_path: Path) -> None:
+    """The build's shared library sits at the root of the source tree, where an editable
+    install that found the build up to date does not map it: run from elsewhere (as
+    `exsim` is, after the README's two commands one after the other) the core must
+    still load compiled, not fall back to pure with a warning (issue 17)."""
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c",
+         "import exsim.core as c; print(c.MODE)"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "EXSIM_PURE")})
+    assert out.stdout.strip() == "compiled", out.stderr

@@ -287,3 +287,53 @@ def test_amend_that_keeps_priority_keeps_reduce_only_seniority(core: ExchangeCor
     assert core.book(0).orders[2][4] == lots("0.4")
     assert core.book(0).orders[3][4] == lots("0.1")
     assert all(core.invariants().values())
+
+
+def test_a_rejected_event_carries_only_int64_ids(core: ExchangeCore) -> None:
+    """An oid or account id outside int64 is refused, and the REJECTED event says -1 for
+    it: the event log's columns are int64 (a 10**30 there broke the Parquet writer)."""
+    low, high = -(1 << 63), (1 << 63) - 1
+    cases = [
+        (lambda: core.cancel(1, 0, 10**30), 10**30, 1),
+        (lambda: core.cancel(1, 0, -(10**30)), -(10**30), 1),
+        (lambda: core.amend(1, 0, 1 << 63, px(30000), 1), 1 << 63, 1),
+        (lambda: core.submit(10**30, 0, 7, BUY, 1, px(30000)), 7, 10**30),
+        (lambda: core.withdraw(-(1 << 64), 5), None, -(1 << 64)),
+        (lambda: core.cancel(1, 0, high), high, 1),  # in range: kept as it came
+        (lambda: core.cancel(low, 0, 5), 5, low),
+    ]
+    for call, oid, acct in cases:
+        core.events.clear()
+        assert call() is False
+        (event,) = core.events
+        assert event[0] == REJECTED
+        fits = (oid if oid is not None and low <= oid <= high else -1,
+                acct if low <= acct <= high else -1)
+        assert (event[3], event[4]) == fits, event
+
+
+def test_withdrawals_pay_out_cash_never_unrealized_profit() -> None:
+    """No fees.  Account 1 (10,000) buys 1 BTC at 30,000 at 10x from account 2.
+
+    Mark 33,000: uPnL +3,000, initial margin 3,300.  The available balance counts the
+    profit (10,000 - 3,300 + 3,000 = 9,700), but only cash may leave: 10,000 - 3,300 =
+    6,700.  Mark 28,000: a loss counts: 10,000 - 2,800 - 2,000 = 5,200.  Account 2 (short
+    at 28,000, +2,000) likewise keeps its profit in: 10,000 - 2,800 = 7,200."""
+    core = ExchangeCore([spec(maker_fee=0, taker_fee=0)])
+    core.set_mark(0, px(30000))
+    for a in (1, 2):
+        core.deposit(a, usd(10_000))
+    assert core.submit(2, 0, 1, SELL, lots(1), px(30000))
+    assert core.submit(1, 0, 2, BUY, lots(1), order_type=MARKET)
+    for mark, cases in ((33000, {1: "6700"}), (28000, {1: "5200", 2: "7200"})):
+        core.set_mark(0, px(mark))
+        for acct, free in cases.items():
+            before = snapshot(core)
+            assert available_balance(core.accounts[acct], core.markets) >= usd(free)
+            assert not core.withdraw(acct, usd(free) + 1)
+            assert core.events[-1][0] == REJECTED
+            assert core.events[-1][5] == Reject.INSUFFICIENT_MARGIN
+            assert snapshot(core) == before
+            assert core.withdraw(acct, usd(free))  # free cash still leaves
+            assert core.deposit(acct, usd(free))  # put back for the next case
+    assert all(core.invariants().values())

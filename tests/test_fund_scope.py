@@ -236,14 +236,14 @@ def _liquidator_asks(funds: list[int], qty: list[int], cost: list[int], cash: li
 
 def test_the_liquidator_judges_each_fund_alone() -> None:
     """The BTC fund holds 1 BTC from 28,500 at 27,500 with 100 of cash: -900.  Per
-    symbol, with 100,000 in the ETH fund, it asks for ADL in BTC at 28,500; shared, the
+    symbol, with 100,000 in the ETH fund, it asks for ADL in BTC (at 28,500); shared, the
     same 100,100 in one fund is 99,100, so it works the BTC out instead (a reduce-only
     sell at 28,500, tolerance 0).  Takeovers and work-out orders name the symbol's fund."""
     from exsim.actors.messages import Deleverage, Liquidate, Submit
 
     btc = [lots("1"), 0], [C.notional(px(28500), lots("1")), 0]
     assert _liquidator_asks([FUND, ETH_FUND], *btc, [usd(100), usd(100000)]) == Deleverage(
-        0, "bitmex", px(28500))
+        0, "bitmex")  # at the fund's entry, 28,500, as the core finds it
     work_out = _liquidator_asks([FUND, FUND], *btc, [usd(100100)] * 2)
     assert work_out == Submit(FUND, 0, 1, SELL, lots("1"), px(28500), tif=IOC,
                               reduce_only=True)
@@ -390,7 +390,7 @@ def test_the_liquidator_gives_every_symbol_its_turn() -> None:
                             [usd(100000), usd(10)])
     asked = [liq._next_request() for _ in range(3)]
     assert [type(a) for a in asked] == [Submit, Deleverage, Submit]
-    assert asked[1] == Deleverage(1, "bitmex", px(2100))
+    assert asked[1] == Deleverage(1, "bitmex")
 
 
 def test_a_work_out_order_leaves_the_fund_its_fee() -> None:

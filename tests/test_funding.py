@@ -8,6 +8,7 @@ from core_helpers import lots, px, spec, usd
 from exsim.core.engine import ExchangeCore
 from exsim.core.events import FUNDING, FUNDING_RATE
 from exsim.core.funding import RATE_SCALE, funding_rate, impact_price, payment, premium
+from exsim.core.liquidation import FUND, VAULT
 from exsim.core.orders import BUY, MARKET, SELL
 
 
@@ -69,3 +70,41 @@ def test_settlement_moves_cash_exactly() -> None:
     # rounding: a 1-lot position at a 1e-8 rate: payer pays 1 atom, receiver gets 0
     assert not core.settle_funding(0, RATE_SCALE)  # 100% is refused
     assert not core.settle_funding(5, 1)
+
+
+@pytest.mark.parametrize("house", [FUND, VAULT])
+def test_a_house_account_pays_funding_only_out_of_its_cash(house: int) -> None:
+    """No fees.  A (isolated 20x, margin 1,500) is long 1 BTC at 30,000 against B; at mark
+    28,600 it is taken over at 28,500 by the fund (or the vault), which then holds 3 USDT.
+
+    At +0.05% the long pays 28,600 x 0.05% = 14.30: the house account pays what it has,
+    3.00, and never goes below zero; B receives its 14.30 in full, and the fee pool pays
+    the other 11.30 (FUNDING_RATE's last field: what the pool keeps, here -11.30).  At
+    -0.05% it receives 14.30 like anyone."""
+    core = ExchangeCore([spec(taker_fee=0, maker_fee=0, default_leverage=20)])
+    core.set_mark(0, px(30000))
+    core.deposit(1, usd(1500))
+    core.deposit(2, usd(100_000))
+    assert core.set_margin_mode(1, 0, True)
+    assert core.submit(2, 0, 1, SELL, lots(1), px(30000))
+    assert core.submit(1, 0, 2, BUY, lots(1), px(30000))
+    core.set_mark(0, px(28600))
+    assert core.liquidate(1, 0, to=house)
+    taker = core.accounts[house]
+    assert taker.positions[0].qty == lots(1) and taker.wallet == 0
+    assert (core.seed_fund(usd(3)) if house == FUND else core.seed_vault(usd(3)))
+    pool, short = core.ledger.fee_pool, core.accounts[2].wallet
+    core.events.clear()
+    assert core.settle_funding(0, 50_000)
+    assert core.events[0] == (FUNDING_RATE, 0, 50_000, px(28600), -usd("11.30"))
+    assert sorted((e[2], e[3]) for e in core.events if e[0] == FUNDING) == [
+        (house, -usd(3)), (2, usd("14.30"))]
+    assert taker.wallet == 0 and core.accounts[2].wallet == short + usd("14.30")
+    assert core.ledger.fee_pool == pool - usd("11.30")
+    assert all(core.invariants().values())
+    core.events.clear()
+    assert core.settle_funding(0, -50_000)  # it receives normally
+    assert sorted((e[2], e[3]) for e in core.events if e[0] == FUNDING) == [
+        (house, usd("14.30")), (2, -usd("14.30"))]
+    assert taker.wallet == usd("14.30")
+    assert all(core.invariants().values())

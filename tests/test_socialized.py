@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import attrs
+import pytest
+
 from exsim.core.accounts import Position
 from exsim.core.clearing import apply_trade
 from exsim.core.engine import ExchangeCore
@@ -120,4 +123,49 @@ def test_adl_with_nobody_to_deleverage_is_refused() -> None:
     core.events.clear()
     assert not core.adl(0, "bitmex", 90)
     assert [e[5] for e in core.events] == [Reject.NO_COUNTERPARTY]
+    assert all(core.invariants().values())
+
+
+def two_symbol_book() -> ExchangeCore:
+    """Fund short 100 X from 90 at mark 100 (deficit 1,000, no cash).  In X, account 1 is
+    long 50 from 96 (+200) and account 2 long 50 from 90 (+500).  Account 1 also holds a
+    long of 10 Y from 100 at mark 50 (-500) and 400 of wallet: its whole equity is
+    400 + 200 - 500 = 100, though X alone shows 600.  Account 0, the counterparty of the
+    setup, is flat in X and short the 10 Y."""
+    core = ExchangeCore([UNIT, attrs.evolve(UNIT, name="Y")])
+    core.set_mark(0, 100)
+    core.set_mark(1, 50)
+    core.deposit(0, 10**9)
+    core.deposit(1, 400)
+    core.deposit(2, 10**6)
+    for acct, sym, qty, entry in ((FUND, 0, -100, 90), (1, 0, 50, 96), (2, 0, 50, 90),
+                                  (1, 1, 10, 100)):
+        a, counterparty = core.accounts[acct], core.accounts[0]
+        a.positions.setdefault(sym, Position(sym, 10))
+        counterparty.positions.setdefault(sym, Position(sym, 1))
+        apply_trade(a, a.positions[sym], qty, entry, 1)
+        apply_trade(counterparty, counterparty.positions[sym], -qty, entry, 1)
+    assert core.accounts[0].positions[0].qty == 0
+    assert core.fund_equity() == -1000 and core.account_equity(1) == 100
+    assert all(core.invariants().values())
+    core.events.clear()
+    return core
+
+
+@pytest.mark.parametrize(("policy", "shares"), [
+    # clawback: ceil(1,000 x 200 / 700) = 286, at most the 200 of profit, and at most
+    # the account's equity of 100; account 2 pays its whole profit, 500
+    ("clawback", {1: 100, 2: 500}),
+    # oi_funding: 1,000 x 50 / 100 = 500 each; account 1 can pay only its 100
+    ("oi_funding", {1: 100, 2: 500}),
+])
+def test_a_share_is_capped_at_what_the_whole_account_can_pay(policy: str,
+                                                             shares: dict[int, int]) -> None:
+    """A share was capped by the symbol alone (X's profit, or the wallet plus X's uPnL:
+    600 for account 1), so account 1 paid 200 or 500 and went to -100 or -400."""
+    core = two_symbol_book()
+    assert core.socialize(0, policy)
+    assert {e[2]: e[3] for e in core.events if e[0] == SOCIALIZED} == shares
+    assert core.account_equity(1) == 0 and core.account_equity(2) == 10**6 + 500 - 500
+    assert core.fund_equity() == -1000 + sum(shares.values())
     assert all(core.invariants().values())

@@ -36,7 +36,7 @@ def test_one_row_per_point_and_seed_and_resume(tmp_path: Path) -> None:
                              "agents[1].count": [3, 6]}))
     assert len(specs) == 8 and {s.seed for s in specs} == {5, 6}
     calls: list[tuple[int, int, int]] = []
-    rows = run_sweep(specs, tmp_path, workers=1, progress=lambda *a: calls.append(a))
+    rows = run_sweep(specs, tmp_path, workers=1, progress=lambda *a: calls.append(a)).rows
     assert len(rows) == 8 and all(r["complete"] and r["invariants_ok"] for r in rows)
     assert calls[-1] == (8, 0, 8)
     with open(tmp_path / "results.csv") as fh:
@@ -46,7 +46,7 @@ def test_one_row_per_point_and_seed_and_resume(tmp_path: Path) -> None:
     agg = pq.read_table(tmp_path / "aggregate.parquet").to_pylist()
     assert len(agg) == 4 and all(a["runs"] == 2 for a in agg)
     # a second pass skips every completed run and gives the same table
-    again = run_sweep(specs, tmp_path, workers=1)
+    again = run_sweep(specs, tmp_path, workers=1).rows
     assert [r["digest"] for r in again] == [r["digest"] for r in rows]
     summary = json.loads((tmp_path / specs[0].name / "summary.json").read_text())
     assert summary["seed"] == 5
@@ -54,15 +54,15 @@ def test_one_row_per_point_and_seed_and_resume(tmp_path: Path) -> None:
 
 def test_digests_are_the_same_with_one_or_two_workers(tmp_path: Path) -> None:
     specs = plan(document(**{"liquidation.fund_initial": [0.0, 500.0]}))
-    one = run_sweep(specs, tmp_path / "one", workers=1)
-    two = run_sweep(specs, tmp_path / "two", workers=2)
+    one = run_sweep(specs, tmp_path / "one", workers=1).rows
+    two = run_sweep(specs, tmp_path / "two", workers=2).rows
     assert [r["digest"] for r in one] == [r["digest"] for r in two]
     assert len({r["digest"] for r in one}) == 4  # seeds (and fund sizes) differ
 
 
 def test_a_failing_run_is_a_failed_row(tmp_path: Path) -> None:
     specs = plan(document(**{"agents[1].class": ["noise", "test_sweep:Boom"]}))
-    rows = run_sweep(specs, tmp_path, workers=2)
+    rows = run_sweep(specs, tmp_path, workers=2).rows
     failed = [r for r in rows if not r["complete"]]
     assert len(failed) == 2 and all("Boom" in r["run"] for r in failed)
     agg = {a["agents[1].class"]: a for a in pq.read_table(tmp_path / "aggregate.parquet")
@@ -100,8 +100,8 @@ def test_cli_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_ray_gives_the_same_digests_as_the_local_pool(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="the Ray extra is not installed (CI installs it)")
     specs = plan(document(**{"liquidation.fund_initial": [0.0, 500.0]}))
-    local = run_sweep(specs, tmp_path / "local", workers=2)
-    on_ray = run_sweep(specs, tmp_path / "ray", executor="ray")
+    local = run_sweep(specs, tmp_path / "local", workers=2).rows
+    on_ray = run_sweep(specs, tmp_path / "ray", executor="ray").rows
     assert [r["digest"] for r in on_ray] == [r["digest"] for r in local]
     assert all(r["complete"] for r in on_ray)
 
@@ -109,7 +109,7 @@ def test_ray_gives_the_same_digests_as_the_local_pool(tmp_path: Path) -> None:
 def test_list_valued_and_mixed_grid_values(tmp_path: Path) -> None:
     specs = plan(document(**{"liquidation.steps": [["insurance_fund", "adl"],
                                                    ["insurance_fund", "clawback"]]}))
-    rows = run_sweep(specs, tmp_path, workers=1)
+    rows = run_sweep(specs, tmp_path, workers=1).rows
     assert len(rows) == 4
     agg = pq.read_table(tmp_path / "aggregate.parquet").to_pylist()
     assert len(agg) == 2 and all(a["runs"] == 2 for a in agg)

@@ -147,10 +147,22 @@ class ExchangeActor:
         self.liquidator = liquidator
         self.adl_rng = stream(adl_seed, "adl")  # dYdX-style pseudo-random ADL start
         self.adl_policy = adl_policy  # the ranking behind the ADL lights in account snapshots
+        self.takeovers = [0] * len(core.markets)  # Liquidate requests served, per symbol
         self._appliers: dict[type, Callable[[Any], None]] = {
             Submit: self._submit, Cancel: self._cancel, Amend: self._amend,
             SetLeverage: self._set_leverage, Liquidate: self._liquidate,
             Deleverage: self._deleverage, Socialize: self._socialize}
+
+    @property
+    def request_kinds(self) -> tuple[type, ...]:
+        """The request types it serves (queued behind each other, one service time each)."""
+        return tuple(self._appliers)
+
+    def take_unprocessed(self) -> list[Any]:
+        """For the end of a run: the requests it never processed, in the queue or still in
+        flight to it (taken off the network, with any other message in flight to it)."""
+        arriving = [m for m in self.net.take_pending(self.id) if type(m) in self._appliers]
+        return [*self.queue, *arriving]
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -220,6 +232,8 @@ class ExchangeActor:
 
     def _liquidate(self, req: Liquidate) -> None:
         self.core.liquidate(req.acct, req.sym, req.to)
+        if type(req.sym) is int and 0 <= req.sym < len(self.takeovers):
+            self.takeovers[req.sym] += 1
 
     def _deleverage(self, req: Deleverage) -> None:
         self.core.adl(req.sym, req.policy, req.price, self.adl_rng)
@@ -318,7 +332,7 @@ class ExchangeActor:
         vault = core.account_equity(VAULT) if VAULT in core.accounts else 0
         self.net.send(self.id, self.liquidator, RiskUpdate(
             self.net.now, [m.mark for m in core.markets], updates, core.fund_ids, fund_qty,
-            fund_cost, fund_cash, vault))
+            fund_cost, fund_cash, vault, list(self.takeovers)))
 
     def _publish_feed(self) -> None:
         """Snapshot every symbol that changed since the last snapshot."""

@@ -4,7 +4,9 @@ The exchange actor appends a :class:`Snapshot` at most once per feed interval
 (and only when something changed).  An agent reading at instant ``t`` gets
 the latest snapshot taken at or before ``t - feed_latency``: a pure function
 of time, so what an agent sees never depends on which task trio ran first.
-Old snapshots are kept (they are small): a reader's view is a lookup by time.
+Readers read at the current instant and time never goes back, so the snapshots
+before the one visible now are dropped from time to time (memory stays bounded
+however long the run); a reader's view is a lookup by time among the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from bisect import bisect_right
 
 import attrs
+
+_PRUNE_AT = 1024  # snapshots per symbol kept before the unreachable ones are dropped
 
 
 @attrs.define(slots=True)
@@ -52,10 +56,17 @@ class MarketFeed:
             self._snaps[snap.sym][-1] = snap
             return
         times.append(snap.at)
-        self._snaps[snap.sym].append(snap)
+        snaps = self._snaps[snap.sym]
+        snaps.append(snap)
+        if len(times) > _PRUNE_AT:  # what no reader at now or later can see any more
+            gone = bisect_right(times, snap.at - self.latency_ns) - 1
+            if gone > 0:
+                del times[:gone]
+                del snaps[:gone]
 
     def read(self, sym: int, now: int) -> Snapshot | None:
-        """The latest snapshot of ``sym`` visible at ``now``, or ``None`` yet."""
+        """The latest snapshot of ``sym`` visible at ``now`` (the current instant, or
+        later: earlier ones may be gone), or ``None`` yet."""
         times = self._times[sym]
         i = bisect_right(times, now - self.latency_ns)
         return self._snaps[sym][i - 1] if i else None

@@ -24,12 +24,27 @@ Per symbol, each step is one of, in this order of priority:
    while another's is rich), the configured last step: ``adl`` deleverages its
    position at its average entry, the price it took it over at (the bankruptcy
    price, or the mark under the ``capped``/``none`` fee policies)
-   (``Deleverage``); ``clawback`` or ``oi_funding`` spread the deficit over
-   traders (``Socialize``); ``none`` leaves the fund short;
+   (``Deleverage``, with no price: the core computes the entry from the fund's
+   position when it serves the request, so a risk update that is stale by then,
+   with more takeovers in flight, cannot set the price); ``clawback`` or
+   ``oi_funding`` spread the deficit over traders (``Socialize``); ``none`` leaves
+   the fund short;
 3. otherwise sell (or buy back) a slice of at most ``slice_lots`` of the fund's
    position with a reduce-only IOC order priced at the entry, or up to
    ``tolerance`` worse when the fund's cash can pay the difference: filling
    better than the entry is the fund's income, worse is a draw on it.
+
+A slice may still be in flight when the next is priced (the liquidator's latency
+beyond its interval, or a queue at the exchange), and the cash in the latest risk
+update does not show it yet.  So each slice's worst-case draw (its limit's loss
+against the entry plus its taker fee) is reserved from that cash when it is sent,
+and released when its own events come back (the funds' events come to the
+liquidator): at once if it did not fill, else at the risk update after them, whose
+cash shows its fills.  So the slices in flight never together spend more than the
+fund's cash.  And no slice is priced while a takeover in a symbol of the same
+fund is in flight (sent, not yet counted in ``RiskUpdate.takeovers``): it is served
+before the slice and moves the fund's entry, so a slice priced on the entry it sees
+could sell far below the entry it meets.
 """
 
 from __future__ import annotations
@@ -37,8 +52,9 @@ from __future__ import annotations
 import math
 from collections import deque
 
-from exsim.actors.messages import Deleverage, Liquidate, RiskUpdate, Socialize, Submit
+from exsim.actors.messages import Deleverage, Events, Liquidate, RiskUpdate, Socialize, Submit
 from exsim.actors.network import Network, Wake
+from exsim.core.events import ACCEPTED, FILL, REJECTED
 from exsim.core.liquidation import VAULT, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
 
@@ -73,15 +89,48 @@ class Liquidator:
         # per fund, its state when the last step (ADL or socialize) was last asked for:
         # not asked again until that state changes, so a refusal cannot loop
         self.last_step_asked: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
+        # work-out slices sent whose cash the latest risk update does not show yet:
+        # oid -> (fund, worst-case draw in atoms); ``served`` those whose events came
+        self.reserved: dict[int, tuple[int, int]] = {}
+        self.served: list[int] = []
+        self.takeovers_sent = [0] * symbols  # Liquidate requests sent, per symbol
 
     def on_batch(self, batch: list[object]) -> None:
-        """One instant's risk updates and timer, then the next request if one is due."""
+        """One instant's risk updates, the funds' own events and the timer, then the next
+        request if one is due."""
         for msg in batch:
             if isinstance(msg, RiskUpdate):
+                for oid in self.served:  # their fills are in this update's cash
+                    self.reserved.pop(oid, None)
+                self.served.clear()
                 self._absorb(msg)
+            elif isinstance(msg, Events):
+                self._note_served(msg.events)
             elif isinstance(msg, Wake):
                 self.timer_set = False
         self._act()
+
+    def _note_served(self, events: list[tuple[int, ...]]) -> None:
+        """A slice's request was served when its ACCEPTED or REJECTED arrives (an IOC's
+        fills and cancel come in the same batch).  Without a fill it spent nothing: its
+        reserve goes now.  With fills, at the risk update that follows them (the
+        exchange sends it in the same instant, after these events), whose cash shows
+        them."""
+        served: list[int] = []
+        filled: set[int] = set()
+        for e in events:
+            kind = e[0]
+            if kind == FILL:
+                filled.add(e[4])  # the taker's oid: a slice never rests
+            elif kind in (ACCEPTED, REJECTED):
+                oid = e[2] if kind == ACCEPTED else e[3]
+                if oid in self.reserved:
+                    served.append(oid)
+        for oid in served:
+            if oid in filled:
+                self.served.append(oid)
+            else:
+                del self.reserved[oid]
 
     def _absorb(self, update: RiskUpdate) -> None:
         self.latest = update
@@ -125,6 +174,7 @@ class Liquidator:
                 if (acct, sym) in self.pending:  # still waiting for its takeover
                     to = (VAULT if self.backstop and update.vault_equity > 0
                           else update.funds[sym])
+                    self.takeovers_sent[sym] += 1
                     return Liquidate(acct, sym, to)
         funds = update.funds
         equity: dict[int, int] = {}  # each fund's equity at the marks
@@ -150,15 +200,16 @@ class Liquidator:
             if (equity[fund] < 0 and self.last_step != "none"
                     and state != self.last_step_asked.get(fund)):
                 self.last_step_asked[fund] = state
-                if self.last_step == "adl":
-                    # at the takeover price, rounded in the fund's favour
-                    price = math.ceil(entry) if qty > 0 else math.floor(entry)
-                    return Deleverage(sym, self.adl_policy, max(1, price))
+                if self.last_step == "adl":  # at the fund's entry, which the core finds
+                    return Deleverage(sym, self.adl_policy)
                 return Socialize(sym, self.last_step)
+            if self._taking_over(update, mine):
+                continue  # a takeover in flight will move its entry: wait to see it
             lots = min(abs(qty), self.slice_lots)
             # the worst price the fund's cash can pay for, fee included (at the worst
             # price the tolerance allows), capped by the tolerance; with too little
             # cash for the fee, ``give`` < 0: only a fill better than the entry will do
+            cash -= sum(draw for f, draw in self.reserved.values() if f == fund)
             worst = entry * (1 + self.tolerance)
             fee = lots * self.k[sym] * worst * self.taker_fee_ppm[sym] / 1_000_000
             room = (max(cash, 0) - fee) / (lots * self.k[sym])
@@ -168,5 +219,24 @@ class Liquidator:
                 price, side = max(1, math.ceil(entry - give)), SELL  # sell no lower than this
             else:
                 price, side = math.floor(entry + give), BUY  # buy back no higher than this
+            self.reserved[self.next_oid] = (fund, self._worst_draw(sym, qty, update.fund_cost[sym],
+                                                                   lots, price))
             return Submit(fund, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
         return None
+
+    def _taking_over(self, update: RiskUpdate, syms: list[int]) -> bool:
+        """Has a takeover in one of ``syms`` been sent that ``update`` does not show yet?"""
+        served = update.takeovers
+        return any(self.takeovers_sent[s] > (served[s] if s < len(served) else 0)
+                   for s in syms)
+
+    def _worst_draw(self, sym: int, qty: int, cost: int, lots: int, price: int) -> int:
+        """Atoms a slice of ``lots`` at limit ``price`` can take from the fund's cash at
+        most: its loss against the position's cost (a fill at the limit, the worst it
+        can get) plus its taker fee there, as the core's clearing computes them."""
+        k = self.k[sym]
+        closing = -lots if qty > 0 else lots
+        removed = -((cost * closing) // qty)  # the cost basis the lots take with them
+        realized = -closing * price * k - removed
+        fee = -(-lots * price * k * self.taker_fee_ppm[sym] // 1_000_000)
+        return max(fee - realized, 0)

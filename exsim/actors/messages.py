@@ -63,11 +63,13 @@ class Liquidate:
 
 @attrs.define(slots=True)
 class Deleverage:
-    """From the liquidator: ADL ``sym``'s fund's position in ``sym`` at ``price`` (ticks)."""
+    """From the liquidator: ADL ``sym``'s fund's position in ``sym``.  ``price`` (ticks):
+    ``None``, the fund's entry as the core finds it when the request is served; a price
+    given must be that same one (``ExchangeCore.adl``)."""
 
     sym: int
     policy: str
-    price: int
+    price: int | None = None
 
 
 @attrs.define(slots=True)
@@ -86,7 +88,9 @@ class RiskUpdate:
     ``updates`` are ``(acct, sym, qty, liquidation price or None)`` for every
     position touched.  Per symbol: ``funds`` the account of the insurance fund that
     covers it (all -1 when the fund is shared), ``fund_qty``/``fund_cost`` that
-    fund's position in it, ``fund_cash`` that fund's wallet.
+    fund's position in it, ``fund_cash`` that fund's wallet, ``takeovers`` how many
+    ``Liquidate`` requests in it the exchange has served so far (so the liquidator
+    knows which of its takeovers this state already shows).
     """
 
     at: int
@@ -97,6 +101,7 @@ class RiskUpdate:
     fund_cost: list[int]
     fund_cash: list[int]
     vault_equity: int = 0
+    takeovers: list[int] = attrs.Factory(list)
 
 
 @attrs.define(slots=True)

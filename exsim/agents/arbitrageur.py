@@ -55,6 +55,7 @@ class Arbitrageur(Agent):
             await ctx.sleep(p["interval_s"])
             if hedge is not None and coin is None:
                 coin = ctx.position[hedge]
+            ctx.drain_events()  # it reads its mirrors only: unread events would pile up
             snap = ctx.market(sym)
             if snap is None or snap.mid is None or snap.index is None:
                 continue

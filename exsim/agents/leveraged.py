@@ -58,6 +58,7 @@ class LeveragedTrader(Agent):
         k = ctx.contracts[sym].k
         while True:
             await ctx.sleep(rng.expovariate(1 / p["wait_mean_s"]))
+            ctx.drain_events()  # it reads its mirrors only: unread events would pile up
             snap = ctx.market(sym)
             if snap is None or snap.mark is None or ctx.balance <= 0 or ctx.position[sym]:
                 continue

@@ -107,7 +107,7 @@ class MarketMaker(Agent):
             drawdown = (peak - equity) / peak if peak > 0 else 0.0
             appetite = max(0.0, 1 - drawdown / p["max_drawdown"]) if p["max_drawdown"] else 1.0
             stress = max(1.0, vol / calm)
-            if ctx.now < out_until + round(p["pull_s"] * 1e9):  # just back from a pull
+            if out_until and ctx.now < out_until + round(p["pull_s"] * 1e9):  # back from a pull
                 stress = max(stress, p["widen"])
             stress = min(p["max_widen"], stress)
             qty = int(p["quote_lots"] * appetite / stress)

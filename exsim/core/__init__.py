@@ -71,6 +71,32 @@ def _findable(module: str) -> bool:
         return False
 
 
+def _load_beside_package(module: str, directory: str) -> bool:
+    """Load the shared library from beside the ``exsim`` package, if it is there.
+
+    ``pip install -e .`` builds it in place, at the root of the source tree; an editable
+    install that maps only the ``exsim`` package (a reinstall that found the build up to
+    date) cannot import it from there by name, so the shims' ``import`` of it would
+    fail.  Loaded here under its own name, it is found in ``sys.modules`` instead.
+    """
+    root = os.path.dirname(os.path.dirname(directory))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(root, module + suffix)
+        if os.path.isfile(path):
+            spec = importlib.util.spec_from_file_location(module, path)
+            if spec is None or spec.loader is None:
+                return False
+            lib = importlib.util.module_from_spec(spec)
+            sys.modules[module] = lib
+            try:
+                spec.loader.exec_module(lib)
+            except ImportError:
+                del sys.modules[module]
+                return False
+            return True
+    return False
+
+
 def plan(directory: str = _HERE, environ: Mapping[str, str] = os.environ,
          find_lib: bool = True) -> Plan:
     """How to load the core in ``directory`` (this package's): see the module docstring."""
@@ -101,7 +127,7 @@ def plan(directory: str = _HERE, environ: Mapping[str, str] = os.environ,
     elif modules != present:
         odd = sorted(name.rpartition(".")[2] for name in modules ^ present)
         why = f"the compiled build is incomplete or for another Python ({', '.join(odd)})"
-    elif find_lib and not _findable(lib):
+    elif find_lib and not _findable(lib) and not _load_beside_package(lib, directory):
         why = f"the compiled build's library {lib} is missing"
     else:
         changed = [name for name, digest in sorted(digests.items())

@@ -20,12 +20,14 @@ out of those sums (they can only shrink the position) and listed in ``ro``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
 
 from exsim.core.margin import (
-    bankruptcy_price,
     initial_margin,
     liquidation_price,
     maintenance_margin,
+    shared_bankruptcy_price,
+    shared_bankruptcy_price_exact,
 )
 from exsim.core.symbols import Market
 
@@ -118,13 +120,59 @@ def available_balance(acct: Account, markets: Sequence[Market]) -> int:
     return avail
 
 
-def position_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
-    """Cash behind one position apart from its own PnL, at the marks (for its bankruptcy price)."""
-    return _backing(acct, pos, markets, with_mm=False)
+def withdrawable(acct: Account, markets: Sequence[Market]) -> int:
+    """Cash (atoms) that may leave the exchange: the available balance without the cross
+    positions' unrealized profits (their losses still count).
+
+    A profit is not cash until it is realized: paid out, it would leave the account
+    short if the price came back, and the fund would pay the difference.  Every
+    position's claim without its profit is at least zero, so this is never more than the
+    wallet.
+    """
+    free = acct.wallet
+    for pos in acct.positions.values():
+        m = markets[pos.sym]
+        mark = m.mark
+        if mark is None:
+            continue
+        free -= pos.claim(mark, m.k)
+        if not pos.isolated:
+            upnl = pos.upnl(mark, m.k)
+            if upnl > 0:
+                free -= upnl
+    return free
 
 
-def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm: bool) -> int:
-    """Cash behind one position apart from its own PnL (``equity_other`` in margin.py)."""
+def margin_equity(acct: Account, pos: Position, markets: Sequence[Market]) -> tuple[int, int]:
+    """``(equity, notional)`` in atoms at the marks of what backs ``pos``.
+
+    Cross: the wallet plus every cross position's uPnL, and their gross notional
+    ``sum(|Q| x M x k)``; isolated: the position's own margin plus its uPnL, and its
+    notional.  The equity is what the account can pay before it is below zero (a share
+    of socialized loss is capped at it); a takeover spreads it over the notional
+    (:func:`position_bankruptcy_price`).
+    """
+    if pos.isolated:
+        m = markets[pos.sym]
+        if m.mark is None or not pos.qty:
+            return pos.margin, 0
+        return pos.margin + pos.upnl(m.mark, m.k), abs(pos.qty) * m.mark * m.k
+    equity = acct.wallet
+    notional = 0
+    for p in acct.positions.values():
+        if p.isolated or not p.qty:
+            continue
+        m = markets[p.sym]
+        if m.mark is None:
+            continue
+        equity += p.upnl(m.mark, m.k)
+        notional += abs(p.qty) * m.mark * m.k
+    return equity, notional
+
+
+def _liquidation_backing(acct: Account, pos: Position, markets: Sequence[Market]) -> int:
+    """Cash behind one position apart from its own PnL and the maintenance margin of the
+    others (``equity_other`` in margin.py: Binance's ``WB - TMM1 + UPNL1``)."""
     if pos.isolated:
         return pos.margin
     back = acct.wallet
@@ -135,24 +183,48 @@ def _backing(acct: Account, pos: Position, markets: Sequence[Market], *, with_mm
         if m.mark is None:
             continue
         back += other.upnl(m.mark, m.k)
-        if with_mm:
-            back -= maintenance_margin(m.brackets, abs(other.qty) * m.mark * m.k)
+        back -= maintenance_margin(m.brackets, abs(other.qty) * m.mark * m.k)
     return back
 
 
 def position_liquidation_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
-    """Liquidation price in ticks of the account's position in ``sym`` (other marks fixed)."""
+    """Liquidation price in ticks of the account's position in ``sym``, the other marks
+    fixed: where the liquidator's index looks; the core re-checks the account itself."""
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
     m = markets[sym]
-    back = _backing(acct, pos, markets, with_mm=True)
+    back = _liquidation_backing(acct, pos, markets)
     return liquidation_price(pos.qty, pos.cost, m.k, back, m.brackets)
 
 
-def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
-    """Bankruptcy price in ticks of the account's position in ``sym`` (other marks fixed)."""
+def position_bankruptcy_price_exact(acct: Account, sym: int, markets: Sequence[Market]
+                                    ) -> Fraction | None:
+    """Exact bankruptcy (takeover) price in ticks of the account's position in ``sym``.
+
+    The equity behind it is shared over the notional it backs
+    (:func:`margin_equity`, :func:`~exsim.core.margin.shared_bankruptcy_price_exact`):
+    every cross position of an account lies the same relative distance from its own
+    mark, so taking one over never loads the whole account's deficit (or surplus) on it.
+    """
     pos = acct.positions.get(sym)
     if pos is None or not pos.qty:
         return None
-    return bankruptcy_price(pos.qty, pos.cost, markets[sym].k, position_backing(acct, pos, markets))
+    m = markets[sym]
+    if m.mark is None:
+        return None
+    equity, notional = margin_equity(acct, pos, markets)
+    return shared_bankruptcy_price_exact(pos.qty, pos.cost, m.k, m.mark, equity, notional)
+
+
+def position_bankruptcy_price(acct: Account, sym: int, markets: Sequence[Market]) -> int | None:
+    """:func:`position_bankruptcy_price_exact` rounded to the tick, up for a long and down
+    for a short: the price a takeover uses."""
+    pos = acct.positions.get(sym)
+    if pos is None or not pos.qty:
+        return None
+    m = markets[sym]
+    if m.mark is None:
+        return None
+    equity, notional = margin_equity(acct, pos, markets)
+    return shared_bankruptcy_price(pos.qty, pos.cost, m.k, m.mark, equity, notional)

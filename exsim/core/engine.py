@@ -39,8 +39,10 @@ from exsim.core.accounts import (
     Account,
     Position,
     available_balance,
-    position_backing,
+    margin_equity,
     position_bankruptcy_price,
+    position_bankruptcy_price_exact,
+    withdrawable,
 )
 from exsim.core.adl import POLICIES as ADL_POLICIES
 from exsim.core.adl import Candidate, allocate, deleverage_queue, quantiles
@@ -63,7 +65,6 @@ from exsim.core.liquidation import (
     step_lots,
 )
 from exsim.core.margin import (
-    bankruptcy_price_exact,
     initial_margin,
     maintenance_margin,
     max_leverage_for,
@@ -88,6 +89,9 @@ from exsim.core.units import PPM, ceil_div
 
 MAX_UNITS: Final = 1 << 53
 """Largest price (ticks) or quantity (lots) accepted: beyond any market, far below ``INF``."""
+
+_INT64_MIN: Final = -(1 << 63)
+_INT64_END: Final = 1 << 63
 
 _SUBMIT: Final = int(ev.Request.SUBMIT)
 _CANCEL: Final = int(ev.Request.CANCEL)
@@ -122,6 +126,13 @@ def _on_grid(value: object, step: Decimal) -> int | None:
     else:
         return None
     return n if 0 < n < MAX_UNITS else None
+
+
+def _int64_or_minus_one(value: object) -> int:
+    """``value`` as an int if it is one that fits in int64, else -1 (for a REJECTED event)."""
+    if _is_int(value) and _INT64_MIN <= value < _INT64_END:
+        return int(value)
+    return -1
 
 
 def _small_enum(value: object, size: int) -> int | None:
@@ -195,11 +206,11 @@ class ExchangeCore:
 
     def _reject(self, request: int, sym: object, oid: object, acct: object,
                 reason: Reject) -> bool:
+        """Append one REJECTED event; an oid or account id that is not an int64 is -1 in it
+        (the event log's columns are int64: a refused ``cancel(10**30)`` must not break it)."""
         m = self.market(sym) if sym is not None else None
         self.events.append((ev.REJECTED, request, -1 if m is None else m.index,
-                            int(oid) if _is_int(oid) else -1,
-                            int(acct) if _is_int(acct) else -1,
-                            int(reason)))
+                            _int64_or_minus_one(oid), _int64_or_minus_one(acct), int(reason)))
         return False
 
     # ================================================================== cash and settings
@@ -220,14 +231,15 @@ class ExchangeCore:
         return True
 
     def withdraw(self, acct_id: Arg[int], amount: Arg[int]) -> bool:
-        """Pay ``amount`` atoms out of the wallet, if that much is available."""
+        """Pay ``amount`` atoms out of the wallet, if that much is withdrawable
+        (:func:`~exsim.core.accounts.withdrawable`: cash, never unrealized profit)."""
         req = int(ev.Request.WITHDRAW)
         acct = self.account(acct_id)
         if acct is None:
             return self._reject(req, None, None, acct_id, Reject.UNKNOWN_ACCOUNT)
         if not _is_int(amount) or amount <= 0:
             return self._reject(req, None, None, acct_id, Reject.BAD_AMOUNT)
-        if available_balance(acct, self.markets) < amount:
+        if withdrawable(acct, self.markets) < amount:
             return self._reject(req, None, None, acct_id, Reject.INSUFFICIENT_MARGIN)
         acct.wallet -= amount
         self.ledger.deposits -= amount
@@ -351,6 +363,12 @@ class ExchangeCore:
         a positive rate), cross positions from the wallet and isolated ones
         from their margin.  Rounding is against each position, and the atoms
         this keeps go to the fee pool, so cash stays conserved exactly.
+
+        A house account (a fund or the vault: a negative id) receives funding like
+        anyone but pays only out of its cash, never below zero: the positions it holds
+        are ones it is working out, and a fund with a negative balance would be a debt
+        nobody backs.  What it cannot pay the fee pool pays, so the receivers get their
+        due in full; its FUNDING event shows what it paid.
         """
         req = int(ev.Request.FUNDING)
         m = self.market(sym)
@@ -368,6 +386,10 @@ class ExchangeCore:
             if pos is None or not pos.qty:
                 continue
             amount = funding_payment(pos.qty, mark, m.k, int(rate))
+            if amount < 0 and acct.id < 0:  # a house account pays out of its cash only
+                cash = pos.margin if pos.isolated else acct.wallet
+                if -amount > cash:
+                    amount = -cash if cash > 0 else 0
             if pos.isolated:
                 pos.margin += amount
             else:
@@ -459,9 +481,10 @@ class ExchangeCore:
         """One liquidation step: take (part of) a position under maintenance over.
 
         The account's open orders are cancelled (in that symbol if the position
-        is isolated, in every symbol if it is cross).  Then a part of the
-        position, sized by :attr:`liquidation_rules` (:func:`~exsim.core.liquidation.step_lots`:
-        all of it, down to the next lower bracket, or a capped fraction), moves to
+        is isolated; if it is cross, in every symbol, isolated positions' orders
+        too).  Then a part of the position, sized by :attr:`liquidation_rules`
+        (:func:`~exsim.core.liquidation.step_lots`: all of it, down to the next lower
+        bracket, or a capped fraction), moves to
         the taker-over ``to``: the insurance fund that covers the symbol (``None``,
         the default; :data:`FUND` when shared) or the backstop vault
         (:data:`VAULT`); another symbol's fund is refused.  A position at or beyond
@@ -470,10 +493,16 @@ class ExchangeCore:
         step.
 
         **The price.**  The bankruptcy price ``BP`` is the whole position's
-        (margin behind it exhausted, rounded towards the entry); a part is the same
-        fraction of the position and of the margin behind it, so it shares that
-        price.  What the liquidated part is worth at the mark beyond ``BP`` (its
-        remaining margin, the *excess*) is split by the fee policy
+        (:func:`~exsim.core.accounts.position_bankruptcy_price`: its share of the
+        equity behind it exhausted, rounded towards the entry; a cross account's
+        equity is shared over its cross positions by notional, each priced the same
+        relative distance from its own mark); a part is the same fraction of the
+        position and of the margin behind it, so it shares that price.  A deficit the
+        price cannot carry (beyond the band of
+        :func:`~exsim.core.margin.shared_bankruptcy_price_exact`) stays on the account,
+        and the fund pays it as bad debt once the account is flat.  What the
+        liquidated part is worth at the mark beyond ``BP`` (its remaining margin, the
+        *excess*) is split by the fee policy
         (:func:`~exsim.core.liquidation.liquidation_fee`):
 
         * ``all_to_fund`` (Binance/BitMEX, the default): the part changes hands at
@@ -511,12 +540,13 @@ class ExchangeCore:
         to = int(to)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
-        syms = [m.index] if pos.isolated else [
-            p.sym for p in acct.positions.values() if not p.isolated]
-        self._cancel_all(acct, syms, _C_LIQUIDATION)
         price = position_bankruptcy_price(acct, m.index, self.markets)
-        if price is None:  # solvent at any price: cannot happen while liquidatable
-            price = 1
+        if price is None:  # no positive price: never while liquidatable (equity < notional)
+            return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
+        # cross: every order of the account, isolated ones too (Binance): one left resting
+        # could fill later and take initial margin out of the wallet the takeover emptied
+        syms = [m.index] if pos.isolated else list(acct.positions)
+        self._cancel_all(acct, syms, _C_LIQUIDATION)
         mark = m.mark or 0  # set: is_liquidatable needs it
         qty = pos.qty
         whole = abs(qty)
@@ -556,6 +586,8 @@ class ExchangeCore:
             taker.wallet += fee
             self.events.append((ev.FUND, m.index, acct.id, fee) if to != VAULT
                                else (ev.VAULT_TRANSFER, m.index, acct.id, fee))
+        if acct.wallet < 0:  # a deficit the prices could not carry: bad debt once flat
+            self._cover_bad_debt(m.index, acct)
         return True
 
     def _cover_bad_debt(self, sym: int, acct: Account) -> None:
@@ -585,15 +617,20 @@ class ExchangeCore:
                 total += pos.upnl(mark, self.markets[pos.sym].k)
         return total
 
-    def adl(self, sym: Arg[int | str], policy: Arg[str], price: Arg[int],
+    def adl(self, sym: Arg[int | str], policy: Arg[str], price: Arg[int | None] = None,
             rng: random.Random | None = None) -> bool:
-        """Close the fund's position in ``sym`` against ranked opposite positions at ``price``.
+        """Close the fund's position in ``sym`` against ranked opposite positions.
 
         Allowed only while the fund that covers ``sym`` is short (its equity at the
         marks < 0; with per-symbol funds, ``sym``'s own fund, however rich the
-        others): ADL is the last step.  ``price`` is the bankruptcy price of the liquidated
-        position (the caller knows it).  Counterparties are ranked by
-        ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
+        others): ADL is the last step.  The price is the fund's average entry (the
+        takeover prices it paid) rounded in its favour, up for a long and down for a
+        short, computed here from its position now (``price=None``): so the fund never
+        realizes a loss by ADL and the counterparties never close worse than its entry.
+        A ``price`` the caller gives must be exactly that, else ``BAD_PRICE``: a
+        liquidator working from a stale view (more takeovers in flight) cannot
+        deleverage anyone at a price that no longer is the fund's.  Counterparties are
+        ranked by ``policy`` (:mod:`exsim.core.adl`), their orders in the symbol are
         cancelled, and they close ``min(left, position)`` each, without fees.
         """
         req = int(ev.Request.ADL)
@@ -604,13 +641,16 @@ class ExchangeCore:
         fpos = fund.positions.get(m.index)
         if fpos is None or not fpos.qty:
             return self._reject(req, m.index, None, fund.id, Reject.NO_POSITION)
-        if not _is_int(price) or not 0 < price < MAX_UNITS or m.mark is None:
+        entry = fpos.cost // (fpos.qty * m.k)  # floor; exact, or up a tick for a long
+        if fpos.qty > 0 and entry * fpos.qty * m.k != fpos.cost:
+            entry += 1
+        if (price is not None and (not _is_int(price) or price != entry)) or m.mark is None:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_PRICE)
         if policy not in ADL_POLICIES:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
         if self.fund_equity(m.index) >= 0:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
-        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, price, rng)
+        ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, entry, rng)
         allocation = allocate(ordered, abs(fpos.qty))
         if not allocation:  # nobody on the other side (in profit there, if ranked)
             return self._reject(req, m.index, None, fund.id, Reject.NO_COUNTERPARTY)
@@ -619,9 +659,9 @@ class ExchangeCore:
             pos = acct.positions[m.index]
             self._cancel_all(acct, [m.index], _C_DELEVERAGED)
             signed = lots if pos.qty > 0 else -lots
-            realized = apply_trade(acct, pos, -signed, price, m.k)
-            fund_realized = apply_trade(fund, fpos, signed, price, m.k)
-            self.events.append((ev.ADL, m.index, acct_id, signed, price, realized,
+            realized = apply_trade(acct, pos, -signed, entry, m.k)
+            fund_realized = apply_trade(fund, fpos, signed, entry, m.k)
+            self.events.append((ev.ADL, m.index, acct_id, signed, entry, realized,
                                 fund_realized))
             if acct.wallet < 0:  # a loser closed beyond its own bankruptcy
                 self._cover_bad_debt(m.index, acct)
@@ -639,10 +679,15 @@ class ExchangeCore:
           taken out of the position (its cost basis moves), so a second call
           finds only what is left;
         * ``oi_funding`` (Drift): from every position, long and short, pro rata
-          to its size, like a one-off funding payment, never below zero equity.
+          to its size, like a one-off funding payment.
 
         Each share is rounded up (the fund is made whole, a few atoms over at
-        most, never under while the payers' profits or sizes suffice).
+        most, never under while the payers' profits or sizes suffice), and capped
+        at what the account can pay without going below zero equity at the marks
+        (:func:`~exsim.core.accounts.margin_equity`: a cross position's whole
+        account, its other positions and a negative wallet included; an isolated
+        position, its own margin and uPnL).  What the caps leave stays the fund's
+        deficit.
         """
         req = int(ev.Request.SOCIALIZE)
         m = self.market(sym)
@@ -668,14 +713,14 @@ class ExchangeCore:
         collected = 0
         for acct, pos, weight in payers:
             share = -(-deficit * weight // total)
+            equity = margin_equity(acct, pos, self.markets)[0]
+            share = min(share, max(equity, 0))  # never into negative equity
             if policy == "clawback":
                 # the profit itself is taken: the position's cost basis moves, so a
                 # later clawback sees what is left of it, and cash stays conserved
                 share = min(share, weight)
                 pos.cost += share
             else:
-                equity = (pos.margin if pos.isolated else acct.wallet) + pos.upnl(m.mark, m.k)
-                share = min(share, max(equity, 0))  # never into negative equity
                 if pos.isolated:
                     pos.margin -= share
                 else:
@@ -701,8 +746,7 @@ class ExchangeCore:
             if acct.id < 0 or pos is None or not pos.qty or (  # not the funds, the vault
                     (pos.qty > 0) != (side_qty > 0)):
                 continue
-            bankrupt = bankruptcy_price_exact(pos.qty, pos.cost, m.k,
-                                              position_backing(acct, pos, self.markets))
+            bankrupt = position_bankruptcy_price_exact(acct, sym, self.markets)
             upnl = sum(p.upnl(self.markets[p.sym].mark or 0, self.markets[p.sym].k)
                        for p in acct.positions.values() if p.qty)
             mm = sum(maintenance_margin(self.markets[p.sym].brackets,

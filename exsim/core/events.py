@@ -98,7 +98,9 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     ISOLATED_MARGIN: ("sym", "acct", "amount"),
     # one per position at a settlement: amount < 0 paid, > 0 received (atoms)
     FUNDING: ("sym", "acct", "amount"),
-    # once per settlement: rate in 1e-8 units, the mark used, atoms kept by rounding
+    # once per settlement: rate in 1e-8 units, the mark used, and what the fee pool kept:
+    # the atoms of rounding, less (``rounding`` < 0) what it paid for a house account
+    # that could not pay its funding
     FUNDING_RATE: ("sym", "rate", "mark", "rounding"),
     # periodic snapshot, one per position (sym -1: an account without any): atoms and lots
     ACCOUNT: ("acct", "sym", "qty", "cost", "isolated_margin", "wallet", "available",

@@ -187,6 +187,56 @@ def bankruptcy_price(qty: int, cost: int, k: int, equity_other: int) -> int | No
     return _to_tick_protecting_exchange(bankruptcy_price_exact(qty, cost, k, equity_other), qty)
 
 
+DEFICIT_BAND = 2
+"""How far beyond its mark and entry a deficit may price a takeover: a long at most this
+many times the higher of the two, a short at least the lower divided by it."""
+
+
+def shared_bankruptcy_price_exact(qty: int, cost: int, k: int, mark: int, equity: int,
+                                  notional: int) -> Fraction | None:
+    """Exact takeover price (ticks) of a position backed by a share of ``equity``.
+
+    ``equity`` and ``notional`` (atoms, at the marks) are those of everything that backs
+    the position together (:func:`exsim.core.accounts.margin_equity`: a cross account's
+    wallet plus all its cross uPnL over its gross cross notional, or an isolated
+    position's own).  Each position carries the same share ``r = equity / notional`` of
+    its notional, so its price is the same relative distance from its own mark: a long
+    ``mark x (1 - r)``, a short ``mark x (1 + r)``.  Taken over there, a position takes
+    exactly its share of the equity with it, and the ``r`` of what is left is unchanged.
+    Alone (one position), this is :func:`bankruptcy_price_exact`.
+
+    Beyond bankruptcy (``r < 0``) the price moves from the mark in the position's
+    favour, the deficit spread the same way; but never further than a factor of two
+    (:data:`DEFICIT_BAND`) from the position's mark and entry: a long at most twice the
+    higher of them, a short at least half the lower.  Alone, a position with a
+    non-negative wallet is always inside (its price lies between its mark and its
+    entry); with several, a deficit could otherwise price a short at or below zero, or a
+    long at many times its mark.  What the band leaves on the account, the fund makes
+    whole once the account is flat (bad debt).  ``None`` if flat, or if no positive price
+    exists (a long with ``r >= 1``, solvent down to zero: never while it is
+    liquidatable, since its equity is then below its maintenance margin < notional).
+    """
+    if qty == 0 or notional <= 0:
+        return None
+    side = 1 if qty > 0 else -1
+    price = Fraction(mark * (notional - side * equity), notional)
+    if equity < 0:
+        entry = Fraction(cost, qty * k)
+        if qty > 0:
+            price = min(price, DEFICIT_BAND * max(Fraction(mark), entry))
+        else:
+            price = max(price, min(Fraction(mark), entry) / DEFICIT_BAND)
+    return price if price > 0 else None
+
+
+def shared_bankruptcy_price(qty: int, cost: int, k: int, mark: int, equity: int,
+                            notional: int) -> int | None:
+    """:func:`shared_bankruptcy_price_exact` rounded to the tick: up for longs, down for
+    shorts, so the account never ends below zero for the part taken over."""
+    return _to_tick_protecting_exchange(
+        shared_bankruptcy_price_exact(qty, cost, k, mark, equity, notional), qty)
+
+
 def _to_tick_protecting_exchange(exact: Fraction | None, qty: int) -> int | None:
     """Round a price to the tick towards the position's entry: up for a long, down for a short."""
     if exact is None:

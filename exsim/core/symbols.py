@@ -36,12 +36,20 @@ class SymbolError(ValueError):
 
 
 def brackets_from_quote(contract: LinearContract,
-                        rows: Sequence[tuple[object, object, int]]) -> tuple[Tier, ...]:
-    """Brackets from ``(notional_floor_in_quote, mmr_decimal, max_leverage)`` rows."""
-    return make_brackets(
-        (contract.cash_to_atoms(floor), rate_ppm(mmr, f"tier {i + 1} mmr"), int(lev))
-        for i, (floor, mmr, lev) in enumerate(rows)
-    )
+                        rows: Sequence[tuple[object, object, object]]) -> tuple[Tier, ...]:
+    """Brackets from ``(notional_floor_in_quote, mmr_decimal, max_leverage)`` rows.
+
+    The leverage must be an int (not a bool, not a float such as 12.7 or 12.0): it is
+    checked here, as plain Python, so that the interpreted core and the compiled one
+    (whose native ``int`` would raise ``TypeError`` where ``int()`` truncates) refuse
+    the same rows with the same :class:`SymbolError`.
+    """
+    out: list[tuple[int, int, int]] = []
+    for i, (floor, mmr, lev) in enumerate(rows):
+        if isinstance(lev, bool) or not isinstance(lev, int):
+            raise SymbolError(f"tier {i + 1}: max leverage must be an integer, got {lev!r}")
+        out.append((contract.cash_to_atoms(floor), rate_ppm(mmr, f"tier {i + 1} mmr"), lev))
+    return make_brackets(out)
 
 
 @attrs.frozen

@@ -38,6 +38,9 @@ import attrs
 PPM: Final = 1_000_000
 """Scale of every rate: 1 ppm = 1e-6 = 0.0001%."""
 
+MAX_EXPONENT: Final = 100
+"""A decimal is refused beyond 1e100 or below 1e-100 in size (zero aside)."""
+
 
 class UnitsError(ValueError):
     """A decimal value does not fit the fixed-point grid it must live on."""
@@ -76,6 +79,10 @@ def to_decimal(value: object, what: str) -> Decimal:
         raise UnitsError(f"{what}: expected a number, got {value!r}")
     if not d.is_finite():
         raise UnitsError(f"{what}: {value!r} is not a finite number")
+    if d and not -MAX_EXPONENT <= d.adjusted() <= MAX_EXPONENT:
+        # beyond any market, and beyond what Decimal arithmetic on it can hold (Overflow)
+        raise UnitsError(f"{what}: {value!r} is out of range (1e-{MAX_EXPONENT} to "
+                         f"1e{MAX_EXPONENT} in size)")
     return d
 
 

@@ -1,5 +1,8 @@
 """Waterfall metrics from the event log: liquidations, fund flows, ADL, and their invariants.
 
+:func:`payments_by_flat` replays positions from the log and finds any account that paid
+by a symbol it held nothing in (the ``flat_accounts_never_pay`` invariant).
+
 The fund is reconciled from events alone: its cash moves only by seeds,
 leftover margin and bad debt it pays (``FUND``), takeovers that close part of
 a position it held (``LIQUIDATION``), its own fills (realized PnL minus fees),
@@ -15,10 +18,20 @@ execution, socialized loss).  The totals are the sum over the funds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from exsim.core.events import ADL, FILL, FUND, FUNDING, LIQUIDATION, MARK, SOCIALIZED, Event
+from exsim.core.events import (
+    ADL,
+    FILL,
+    FUND,
+    FUNDING,
+    LIQUIDATION,
+    MARK,
+    SOCIALIZED,
+    VAULT_TRANSFER,
+    Event,
+)
 from exsim.core.liquidation import FUND as FUND_ID
 
 
@@ -48,7 +61,7 @@ def _fund_moves(e: Event, fund_of: Sequence[int] | None, house: frozenset[int]
     return FUND_ID, 0
 
 
-def waterfall(log: list[tuple[int, Event]], cash_atom: float,
+def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
               funds: Sequence[int] | None = None) -> dict[str, Any]:
     """Counts and amounts (quote currency) of the liquidation waterfall in a run's log.
 
@@ -65,7 +78,7 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float,
     total_start = total_low = 0
     liquidations = adl_events = vault_takeovers = 0
     draws: list[int] = []
-    contributions = socialized = from_flat = 0
+    contributions = socialized = 0
     for at, e in log:
         if at > 0 and start is None:
             start, low = dict(cash), dict(cash)
@@ -91,8 +104,6 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float,
                 vault_takeovers += 1
         elif kind == SOCIALIZED:
             socialized += e[3]
-            if e[4] == 0:
-                from_flat += 1
         if delta:
             cash[fund] += delta
             total += delta
@@ -112,7 +123,6 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float,
         "adl_events": adl_events,
         "vault_takeovers": vault_takeovers,
         "socialized_loss": socialized * cash_atom,
-        "socialized_from_flat": from_flat,
         "insurance_fund": {"start": total_start * cash_atom, "end": total * cash_atom,
                            "min": total_low * cash_atom, "end_atoms": total},
         "funds": {f: {"start": start[f] * cash_atom, "end": cash[f] * cash_atom,
@@ -120,8 +130,64 @@ def waterfall(log: list[tuple[int, Event]], cash_atom: float,
     }
 
 
-def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
-           tick: list[float], lot: list[float], funds: Sequence[int] | None = None
+def payments_by_flat(log: Iterable[tuple[int, Event]], funds: Sequence[int] | None = None
+                     ) -> list[tuple[int, Event]]:
+    """Events in which an account pays by a symbol it held no position in just before.
+
+    Positions are replayed from the log itself (fills, takeovers, ADL), not taken from
+    the core.  A payment is a funding payment (< 0), a takeover of the account's
+    position (LIQUIDATION), an ADL close, a share of socialized loss, or a liquidation
+    fee (a trader's FUND or VAULT_TRANSFER > 0), which must come right after the
+    takeover of that account's position in that symbol: the position it is paid for is
+    the one held before the takeover.  ``funds`` names the fund behind each symbol (the
+    ADL counterparty), as in :func:`waterfall`.  Empty when nobody flat ever paid.
+    """
+    held: dict[tuple[int, int], int] = {}
+    out: list[tuple[int, Event]] = []
+    fee_for: tuple[int, int] | None = None  # (acct, sym) of the takeover just before
+    for at, e in log:
+        kind = e[0]
+        takeover = fee_for
+        fee_for = None
+        if kind == FILL:
+            sym, dq = e[1], (e[3] if e[6] == 0 else -e[3])
+            held[(e[5], sym)] = held.get((e[5], sym), 0) + dq
+            held[(e[8], sym)] = held.get((e[8], sym), 0) - dq
+        elif kind in (LIQUIDATION, ADL):
+            key = (e[2], e[1])
+            if held.get(key, 0):
+                if kind == LIQUIDATION:
+                    fee_for = key
+            else:
+                out.append((at, e))
+            taker = e[7] if kind == LIQUIDATION else (
+                FUND_ID if funds is None else funds[e[1]])
+            held[key] = held.get(key, 0) - e[3]
+            held[(taker, e[1])] = held.get((taker, e[1]), 0) + e[3]
+        elif kind in (FUNDING, SOCIALIZED):
+            paid = e[3] < 0 if kind == FUNDING else e[3] > 0
+            if paid and not held.get((e[2], e[1]), 0):
+                out.append((at, e))
+        elif (kind in (FUND, VAULT_TRANSFER) and e[2] >= 0 and e[3] > 0
+              and takeover != (e[2], e[1])):  # a trader's fee, but not for a takeover
+            out.append((at, e))
+    return out
+
+
+class _Points(list[tuple[int, int, float]]):
+    """A series that hands each point to a sink instead of keeping it."""
+
+    def __init__(self, name: str, sink: Callable[[str, int, int, float], None]) -> None:
+        super().__init__()
+        self.name, self.sink = name, sink
+
+    def append(self, point: tuple[int, int, float]) -> None:
+        self.sink(self.name, *point)
+
+
+def series(log: Iterable[tuple[int, Event]], k: list[int], cash_atom: float,
+           tick: list[float], lot: list[float], funds: Sequence[int] | None = None,
+           sink: Callable[[str, int, int, float], None] | None = None
            ) -> dict[str, list[tuple[int, int, float]]]:
     """Time series for plots, as ``(time ns, sym, value)`` rows in quote units.
 
@@ -130,13 +196,16 @@ def series(log: list[tuple[int, Event]], k: list[int], cash_atom: float,
     at each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
     (fund cash flows); with per-symbol funds (``funds`` as in :func:`waterfall`, more
     than one), also ``symbol_fund``: each symbol's fund's cash, under its symbol.
+    With ``sink``, each point goes to ``sink(name, time, sym, value)`` as it is found and
+    the lists stay empty: a long run's plots in bounded memory.
     """
     names = ["mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl", "draw",
              "contribution"]
     per_symbol = funds is not None and len(set(funds)) > 1
     if per_symbol:
         names.append("symbol_fund")
-    out: dict[str, list[tuple[int, int, float]]] = {name: [] for name in names}
+    out: dict[str, list[tuple[int, int, float]]] = {
+        name: [] if sink is None else _Points(name, sink) for name in names}
     house = frozenset(funds) if funds is not None else frozenset((FUND_ID,))
     fund_cash: dict[int, int] = {}
     positions: dict[tuple[int, int], int] = {}

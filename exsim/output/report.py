@@ -15,15 +15,21 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only, no screen
 
 import matplotlib.pyplot as plt
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from exsim.output.eventlog import LogError
+from exsim.output.recover import recover
+from exsim.output.rundir import EVENTS, RunDirError, replace_atomically
 
 
 class ReportError(ValueError):
@@ -31,28 +37,67 @@ class ReportError(ValueError):
 
 
 def write_report(directory: str | Path) -> Path:
-    """Write the plots and ``report.html`` into ``directory``; returns the HTML's path."""
+    """Write the plots and ``report.html`` into ``directory``; returns the HTML's path.
+
+    A run directory that still holds its event log (``events.bin``: the run was killed,
+    or stopped while writing its results) first gets its tables, series and summary
+    rebuilt from it (:func:`exsim.output.recover.recover`; still marked incomplete).
+    """
     d = Path(directory)
+    if (d / EVENTS).exists():
+        try:
+            recover(d)
+        except (RunDirError, LogError) as exc:
+            raise ReportError(str(exc)) from None
     if (d / "series.parquet").exists():
+        summary = _read(d / "summary.json", lambda p: json.loads(p.read_text()))
+        if not isinstance(summary, dict):
+            raise ReportError(f"{d / 'summary.json'}: not a run summary (a JSON object)")
         images = _run_plots(d)
-        summary = json.loads((d / "summary.json").read_text())
         title = f"exsim run: {d.name}"
         table = _summary_rows(summary)
     elif (d / "aggregate.parquet").exists():
         images = _sweep_plots(d)
         title = f"exsim sweep: {d.name}"
         table = [(str(i), json.dumps(row, default=str))
-                 for i, row in enumerate(pq.read_table(d / "aggregate.parquet").to_pylist())]
+                 for i, row in enumerate(_table(d / "aggregate.parquet", AGGREGATE).to_pylist())]
     else:
         raise ReportError(f"{d}: not a run directory (no series.parquet) nor a sweep "
                           "directory (no aggregate.parquet)")
     page = d / "report.html"
-    page.write_text(_html(title, table, images, d))
+    text = _html(title, table, images, d)
+    replace_atomically(page, lambda tmp: tmp.write_text(text))
     return page
 
 
+T = TypeVar("T")
+SERIES = ("name", "time_ns", "sym", "value")
+AGGREGATE = ("runs", "failed", "p_adl", "p_adl_low", "p_adl_high", "drawdown_p50",
+             "drawdown_p90", "drawdown_max", "liquidations_mean", "socialized_loss_mean")
+
+
+def _read(path: Path, read: Callable[[Path], T]) -> T:
+    """``read(path)``; a file that is missing, truncated or not what it says is a
+    :class:`ReportError` naming it (a killed run may leave any of these)."""
+    try:
+        return read(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:  # JSON and Arrow errors included
+        raise ReportError(f"{path}: cannot read it ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})") from None
+
+
+def _table(path: Path, columns: tuple[str, ...]) -> pa.Table:
+    """A Parquet file, refused unless it has ``columns``."""
+    table = _read(path, pq.read_table)
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise ReportError(f"{path}: no column {', '.join(missing)}: not written by exsim, or "
+                          "by another version")
+    return table
+
+
 def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
-    data = pq.read_table(d / "series.parquet").to_pydict()
+    data = _table(d / "series.parquet", SERIES).to_pydict()
     out: dict[str, tuple[list[float], list[float]]] = {}
     for name, t, sym, value in zip(data["name"], data["time_ns"], data["sym"], data["value"],
                                    strict=True):
@@ -66,7 +111,7 @@ def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
 
 def _save(fig: Any, path: Path) -> str:
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
     return path.name
 
@@ -125,9 +170,8 @@ def _at(xs: list[float], ys: list[float], t: float) -> float:
 
 
 def _sweep_plots(d: Path) -> list[str]:
-    rows = pq.read_table(d / "aggregate.parquet").to_pylist()
-    fixed = {"runs", "failed", "p_adl", "p_adl_low", "p_adl_high", "drawdown_p50",
-             "drawdown_p90", "drawdown_max", "liquidations_mean", "socialized_loss_mean"}
+    rows = _table(d / "aggregate.parquet", AGGREGATE).to_pylist()
+    fixed = set(AGGREGATE)
     keys = [k for k in rows[0] if k not in fixed] if rows else []
     key = keys[0] if keys else None
     labels = [str(r.get(key)) if key else "all" for r in rows]

@@ -11,7 +11,9 @@ import csv
 import math
 from pathlib import Path
 
-from exsim.config import ScenarioConfig
+from exsim.config import ConfigError, ScenarioConfig
+from exsim.core.engine import MAX_UNITS
+from exsim.core.units import LinearContract
 from exsim.rng import stream
 from exsim.scenarios.candles import candle_path, read_candles, window
 from exsim.scenarios.index_path import IndexPath
@@ -111,17 +113,57 @@ def flash_crash(cfg: ScenarioConfig, duration_s: float) -> IndexPath:
 
 
 def make_path(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
-    if cfg.kind == "gbm":
-        return gbm(cfg, duration_s, seed)
-    if cfg.kind == "merton":
-        return merton(cfg, duration_s, seed)
-    if cfg.kind == "flash_crash":
-        return flash_crash(cfg, duration_s)
-    if cfg.kind == "csv":
-        return csv_path(cfg.csv)
-    if cfg.kind == "candles":
-        rows = window(read_candles(Path(cfg.candles)), cfg.candles_start, duration_s,
-                      "scenario.candles_start")
-        scale = cfg.start_price / rows[0].open if cfg.rescale else 1.0
-        return candle_path(rows, int(cfg.step_s), stream(seed, "scenario", "candles"), scale)
-    return IndexPath([0], [cfg.start_price])
+    """The index path of ``cfg``; :class:`ConfigError` naming its keys if it leaves floats."""
+    try:
+        if cfg.kind == "gbm":
+            return gbm(cfg, duration_s, seed)
+        if cfg.kind == "merton":
+            return merton(cfg, duration_s, seed)
+        if cfg.kind == "flash_crash":
+            return flash_crash(cfg, duration_s)
+        if cfg.kind == "csv":
+            return csv_path(cfg.csv)
+        if cfg.kind == "candles":
+            rows = window(read_candles(Path(cfg.candles)), cfg.candles_start, duration_s,
+                          "scenario.candles_start")
+            scale = cfg.start_price / rows[0].open if cfg.rescale else 1.0
+            return candle_path(rows, int(cfg.step_s), stream(seed, "scenario", "candles"),
+                               scale)
+        return IndexPath([0], [cfg.start_price])
+    except (OverflowError, ValueError) as exc:  # exp() overflowed, or a price reached 0
+        raise ConfigError(f"scenario: the {cfg.kind} index path cannot be computed ({exc}); "
+                          f"check {_knobs(cfg)}") from None
+
+
+# the keys that shape each kind's path, named when it leaves the price grid
+_KNOBS = {"gbm": ("start_price", "step_s", "volatility", "drift"),
+          "merton": ("start_price", "step_s", "volatility", "drift", "jump_rate", "jump_mean",
+                     "jump_std"),
+          "flash_crash": ("start_price", "drop", "recovery"),
+          "csv": ("csv",), "constant": ("start_price",)}
+
+
+def _knobs(cfg: ScenarioConfig) -> str:
+    return ", ".join(f"scenario.{k} = {getattr(cfg, k)!r}" for k in _KNOBS[cfg.kind])
+
+
+def check_path(path: IndexPath, cfg: ScenarioConfig, contract: LinearContract,
+               symbol: str) -> None:
+    """Every index price of ``path`` is on ``contract``'s price grid: 1 tick to 2**53 ticks.
+
+    The oracle turns the index into a mark in ticks, and the exchange refuses a mark
+    outside that range, so a path that leaves it gives a run with no mark (every order
+    refused) from there on.  A start price is checked with the config; the rest of a
+    sampled path depends on the seed, so this runs when the simulation is built.
+    """
+    tick = float(contract.tick_size)
+    low, high = tick, MAX_UNITS * tick
+    prices = path.prices
+    if low <= min(prices) and max(prices) < high and math.isfinite(sum(prices)):
+        return  # the common case, at C speed (a NaN makes the sum NaN)
+    for t_ns, price in zip(path.times_ns, prices, strict=True):
+        if not low <= price < high:  # also NaN and inf
+            raise ConfigError(
+                f"scenario: the {cfg.kind} index path reaches {price:.6g} at "
+                f"{t_ns / NS_PER_S:g} s, off {symbol}'s price grid ({low:g} to {high:.6g}, "
+                f"1 tick to 2**53 ticks); check {_knobs(cfg)}")
