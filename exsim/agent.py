@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import types
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -43,6 +43,7 @@ from exsim.core.events import (
     FILL,
     FUNDING,
     REJECTED,
+    SPOT_DEPOSIT,
     Event,
 )
 from exsim.core.orders import BUY, GTC, LIMIT
@@ -156,8 +157,9 @@ class Context:
     amend: _Amend
     set_leverage: _SetLeverage
 
-    def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
-                 feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
+    def __init__(self, *, agent_id: int, account: int, net: Network,
+                 exchange: int | Sequence[int], feed: MarketFeed,
+                 contracts: list[LinearContract], rng: random.Random,
                  params: Mapping[str, Any], stepped: bool = False, home: int = 0,
                  hedge: int | None = None,
                  fundamental: Callable[[int, int], float | None] | None = None) -> None:
@@ -188,7 +190,9 @@ class Context:
         self.resume: Callable[[], None] | None = None  # stepped: set by whoever runs the agent
         self._pending: deque[Any] = deque()  # delivered, not yet looked at
         self._sleeps = 0  # the token of the current sleep's wake-up
-        _wire(self, net, exchange, feed)
+        # the actor that serves each symbol: the exchange, or a spot venue
+        venues = [exchange] * len(contracts) if isinstance(exchange, int) else list(exchange)
+        _wire(self, net, venues, feed)
 
     @property
     def agent_id(self) -> int:
@@ -249,6 +253,8 @@ class Context:
                 self._reduce(e[2], e[4])
             elif kind == AMENDED:
                 leaves[e[2]] = e[5]
+            elif kind == SPOT_DEPOSIT:  # coin given at a spot venue is its position there
+                self.position[e[1]] += e[4]
             elif kind == DEPOSIT:
                 self.balance += e[2]
             elif kind == FUNDING:
@@ -294,7 +300,7 @@ class Context:
         return self.contracts[sym].qty_to_lots(qty)
 
 
-def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
+def _wire(ctx: Context, net: Network, venues: list[int], feed: MarketFeed) -> None:
     """Give ``ctx`` the calls that reach the world: closures over the network and the feed.
 
     They are the only holders of those references (no attribute of ``ctx`` is the
@@ -340,18 +346,18 @@ def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
         next_oid += 1
         oid = (agent_id << 32) | next_oid
         unacknowledged.add(oid)
-        send(agent_id, exchange,
+        send(agent_id, venues[sym],
              Submit(account, sym, oid, side, qty, price, order_type, tif, reduce_only))
         return oid
 
     def cancel(oid: int, sym: int = 0) -> None:
-        send(agent_id, exchange, Cancel(account, sym, oid))
+        send(agent_id, venues[sym], Cancel(account, sym, oid))
 
     def amend(oid: int, price: int, qty: int, sym: int = 0) -> None:
-        send(agent_id, exchange, Amend(account, sym, oid, price, qty))
+        send(agent_id, venues[sym], Amend(account, sym, oid, price, qty))
 
     def set_leverage(leverage: int, sym: int = 0) -> None:
-        send(agent_id, exchange, SetLeverage(account, sym, leverage))
+        send(agent_id, venues[sym], SetLeverage(account, sym, leverage))
 
     ctx._clock, ctx.submitted = clock, submitted
     ctx.sleep, ctx.market = sleep, market

@@ -120,6 +120,12 @@ class OracleConfig:
     interval_ms: float = 1000.0  # mark published this often
     basis_halflife_s: float = 30.0  # EMA of (book mid - index)
     clamp: float = 0.005  # |mark - index| <= clamp x index
+    # where the index comes from: "scripted" (the scenario's path) or "spot" (the
+    # [[spot]] venues' prices, weighted, outliers left out)
+    index: str = "scripted"
+    index_latency_ms: float = 50.0  # spot: the oracle sees the venues this late
+    index_outlier: float = 0.05  # spot: a venue this far from the median is left out
+    index_stale_s: float = 10.0  # spot: a venue with no snapshot this recent is left out
 
 
 @attrs.frozen
@@ -182,6 +188,24 @@ class AgentConfig:
     leverage: int = 10
     latency_ms: float = 0.0  # this agent's own constant latency to the exchange; 0: the default
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    venue: str = ""  # where it trades: a [[symbols]] or [[spot]] name; "": the first symbol
+    coin: float = 0.0  # base currency it holds at a spot venue (with deposit, its cash there)
+    hedge_venue: str = ""  # a [[spot]] venue where it also holds an account
+    hedge_cash: float = 0.0  # quote currency there
+    hedge_coin: float = 0.0  # base currency there
+
+
+@attrs.frozen
+class SpotConfig:
+    """A spot venue (one order book of the base coin against quote cash, no margin)."""
+
+    name: str
+    symbol: str = ""  # the perpetual whose index it feeds; "": the first [[symbols]] entry
+    weight: float = 1.0  # its weight in that index
+    maker_fee: str = "0.001"
+    taker_fee: str = "0.001"
+    market_band: str = "0.05"  # market orders fill at most this far from the best price
+    service_us: float = 50.0  # its matching engine's time per request
 
 
 @attrs.frozen
@@ -200,6 +224,7 @@ class Config:
     oracle: OracleConfig = OracleConfig()
     funding: FundingConfig = FundingConfig()
     agents: tuple[AgentConfig, ...] = ()
+    spot: tuple[SpotConfig, ...] = ()
     output: OutputConfig = OutputConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
 
@@ -213,6 +238,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "oracle.method": ("ema_basis", "median3", "fair"),
+    "oracle.index": ("scripted", "spot"),
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "liquidation.mode": MODES,
     "liquidation.fee_policy": FEE_POLICIES,
@@ -225,8 +251,10 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "oracle.basis_halflife_s", "agents.count", "agents.leverage",
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
-             "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap"}
-_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds",
+             "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap",
+             "oracle.index_outlier", "oracle.index_stale_s", "spot.weight"}
+_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_latency_ms",
+                 "agents.coin", "agents.hedge_cash", "agents.hedge_coin", "spot.service_us",
                  "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
@@ -360,7 +388,7 @@ def _check_range(rule: str, value: object, where: str, source: str) -> None:
 _TOP = {"run": RunConfig, "exchange": ExchangeConfig, "scenario": ScenarioConfig,
         "oracle": OracleConfig, "funding": FundingConfig, "output": OutputConfig,
         "liquidation": LiquidationConfig}
-_ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig}
+_ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig, "spot": SpotConfig}
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
@@ -397,6 +425,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     f"account), got {sorted(atoms)}")
     contract = config.symbols[0].spec().contract
     _check_agents(config, contract, source)
+    _check_venues(config, source)
     _check_scenario(config, source)
     _check_output(config.output, source)
     if config.scenario.kind == "csv":
@@ -446,6 +475,37 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             config.exchange.latency.high_ms < config.exchange.latency.ms):
         raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")
     return config
+
+
+def _check_venues(config: Config, source: str) -> None:
+    """Spot venues, the index made of them, agents' venues; and their grids and amounts."""
+    from exsim.venues import VenueError, venues_of
+
+    try:
+        venues = venues_of(config)
+    except VenueError as exc:
+        raise _fail(source, exc.key, str(exc)) from None
+    for i, venue in enumerate(config.spot):
+        for key in ("maker_fee", "taker_fee", "market_band"):
+            try:
+                rate_ppm(getattr(venue, key), key)
+            except UnitsError as exc:
+                raise _fail(source, f"spot[{i}].{key}", str(exc)) from None
+        if not 0 < rate_ppm(venue.market_band, "market_band") < 1_000_000:
+            raise _fail(source, f"spot[{i}].market_band", "must be > 0 and < 1")
+        if rate_ppm(venue.taker_fee, "taker_fee") < 0 or (
+                rate_ppm(venue.maker_fee, "maker_fee") + rate_ppm(venue.taker_fee, "taker_fee")
+                < 0):
+            raise _fail(source, f"spot[{i}].taker_fee", "must be >= 0 and cover a maker rebate")
+    for i, a in enumerate(config.agents):
+        grid = config.symbols[venues.perp_of[venues.home[i]]].spec().contract
+        for key, value, to in (("coin", a.coin, grid.qty_to_lots),
+                               ("hedge_cash", a.hedge_cash, grid.cash_to_atoms),
+                               ("hedge_coin", a.hedge_coin, grid.qty_to_lots)):
+            try:
+                to(value)
+            except UnitsError as exc:
+                raise _fail(source, f"agents[{i}].{key}", str(exc)) from None
 
 
 def _check_candles(config: Config, source: str) -> Config:

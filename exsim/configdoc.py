@@ -123,7 +123,17 @@ DOCS: dict[str, str] = {
                      "median of three; `fair`: BitMEX's fair price.",
     "oracle.interval_ms": "The mark is published this often.",
     "oracle.basis_halflife_s": "Half-life of the EMA of (book mid - index).",
-    "oracle.clamp": "The mark stays within index x (1 +/- clamp).",
+    "oracle.clamp": "The mark stays within index x (1 +/- clamp). Around a scripted index "
+                    "this band is what keeps forced selling from moving the mark.",
+    "oracle.index": "`scripted`: the index is the scenario's path; `spot`: the weighted mean "
+                    "of the `[[spot]]` venues' prices (Binance's index), which the agents' "
+                    "trading moves: the scenario is then the fundamental value informed "
+                    "traders trade towards.",
+    "oracle.index_latency_ms": "`spot`: the oracle sees the venues' market data this much "
+                               "later than it is published.",
+    "oracle.index_outlier": "`spot`: a venue whose price is this fraction or more away from "
+                            "the median of all venues is left out.",
+    "oracle.index_stale_s": "`spot`: a venue with no snapshot this recent is left out.",
     # [funding]
     "funding": "Funding payments between longs and shorts.",
     "funding.interval_s": "Funding settles this often (28800 s = every 8 h).",
@@ -142,6 +152,26 @@ DOCS: dict[str, str] = {
     "agents.latency_ms": "This entry's own constant latency to the exchange; `0`: the "
                          "`[exchange.latency]` model.",
     "agents.params": "The class's parameters, e.g. `params = { rate = 0.2 }`.",
+    "agents.venue": "Where the agents trade: a `[[symbols]]` or `[[spot]]` name; empty: the "
+                    "first symbol.",
+    "agents.coin": "Base currency each agent holds at its spot venue (with `deposit` its "
+                   "cash there).",
+    "agents.hedge_venue": "A `[[spot]]` venue where each agent also holds an account (an "
+                          "arbitrageur hedges there).",
+    "agents.hedge_cash": "Quote currency each agent holds at its hedge venue.",
+    "agents.hedge_coin": "Base currency each agent holds at its hedge venue.",
+    # [[spot]]
+    "spot": "Spot venues: each `[[spot]]` entry is an order book of the base coin against "
+            "quote cash, with no margin (every order paid for up front), on its symbol's "
+            "grid, behind its own matching engine; with `oracle.index = \"spot\"` the "
+            "symbol's index is made of them.",
+    "spot.name": "The venue's name (agents name it in `venue`).",
+    "spot.symbol": "The perpetual whose index it feeds; empty: the first symbol.",
+    "spot.weight": "Its weight in that index.",
+    "spot.maker_fee": "Maker fee, a fraction of notional, charged in cash.",
+    "spot.taker_fee": "Taker fee, a fraction of notional.",
+    "spot.market_band": "Market orders fill at most this fraction away from the best price.",
+    "spot.service_us": "Simulated time its matching engine spends per request.",
     # [output]
     "output": "Where a run writes its event tables, summary and report.",
     "output.dir": "Each run writes `DIR/NAME-seedSEED/` (a sweep `DIR/NAME-sweep/`); "
@@ -238,6 +268,16 @@ RULES: dict[str, str] = {
     "agents.deposit": "a whole number of cash atoms",
     "agents.leverage": "at most every symbol's max leverage",
     "agents.params": "those of the class: unknown ones are errors",
+    "agents.venue": "a symbol or spot venue",
+    "agents.coin": "only at a spot venue; a whole number of lots",
+    "agents.hedge_venue": "a spot venue other than `venue`",
+    "agents.hedge_cash": "only with `hedge_venue`",
+    "agents.hedge_coin": "only with `hedge_venue`",
+    "spot.name": "not a symbol's or another venue's name",
+    "spot.symbol": "a `[[symbols]]` name",
+    "spot.market_band": "> 0, < 1",
+    "oracle.index": "`\"spot\"` needs a `[[spot]]` venue for every symbol, and each venue "
+                    "a `market_maker` agent",
     "liquidation.steps": "`\"backstop\"` (optional), `\"insurance_fund\"`, then at most one of "
                          "`\"adl\"`, `\"clawback\"`, `\"oi_funding\"`",
     "liquidation.tolerance": "not 1",

@@ -108,12 +108,14 @@ class RiskUpdate:
 class SetMark:
     """From the oracle: control plane, applied on arrival rather than queued behind orders.
 
-    ``index`` (quote currency) rides along so that market-data snapshots show it.
+    ``index`` (quote currency) rides along so that market-data snapshots show it, and
+    ``index_ticks`` (rounded to the tick; 0: none) so that the MARK event records it.
     """
 
     sym: int
     price: int
     index: float | None = None
+    index_ticks: int = 0
 
 
 @attrs.define(slots=True)

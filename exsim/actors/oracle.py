@@ -79,4 +79,5 @@ class Oracle:
     def publish(self) -> None:
         for sym in range(self.index.symbols):
             mark, index = self.mark_ticks(sym)
-            self.net.send(self.id, self.exchange, SetMark(sym, mark, index))
+            self.net.send(self.id, self.exchange,
+                          SetMark(sym, mark, index, max(0, round(index / self.tick[sym]))))

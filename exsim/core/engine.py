@@ -246,16 +246,21 @@ class ExchangeCore:
         self.events.append((ev.DEPOSIT, acct.id, -amount))
         return True
 
-    def set_mark(self, sym: Arg[int | str], price: Arg[int]) -> bool:
-        """Set a symbol's mark price (ticks), the price every margin figure uses."""
+    def set_mark(self, sym: Arg[int | str], price: Arg[int], index: Arg[int] = 0) -> bool:
+        """Set a symbol's mark price (ticks), the price every margin figure uses.
+
+        ``index`` (ticks, rounded; 0: not given) is the index the mark was made from,
+        recorded beside it so that a run's log says where the index went (with an index
+        from spot venues, nothing else does).
+        """
         m = self.market(sym)
         if m is None:
             return self._reject(int(ev.Request.MARK), sym, None, None, Reject.UNKNOWN_SYMBOL)
         p = _on_grid(price, m.spec.contract.tick_size)
-        if p is None:
+        if p is None or not _is_int(index) or not 0 <= index < MAX_UNITS:
             return self._reject(int(ev.Request.MARK), sym, None, None, Reject.BAD_PRICE)
         m.mark = p
-        self.events.append((ev.MARK, m.index, p))
+        self.events.append((ev.MARK, m.index, p, int(index)))
         return True
 
     def _settings_target(self, req: int, acct_id: object, sym: object

@@ -92,7 +92,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     AMENDED: ("sym", "oid", "acct", "price", "leaves", "old_leaves", "kept_priority"),
     # amount < 0 is a withdrawal
     DEPOSIT: ("acct", "amount"),
-    MARK: ("sym", "price"),
+    # the mark, and the index it was made from (ticks, rounded; 0: none given)
+    MARK: ("sym", "price", "index"),
     LEVERAGE: ("sym", "acct", "leverage", "isolated"),
     # amount > 0 moves cash from the wallet into the isolated position, < 0 back
     ISOLATED_MARGIN: ("sym", "acct", "amount"),
