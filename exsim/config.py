@@ -141,6 +141,10 @@ class FundingConfig:
 @attrs.frozen
 class LiquidationConfig:
     enabled: bool = True
+    # what a liquidation does first: "book" sends the position to the book as a
+    # liquidation order (Binance, Bybit, OKX), the rest to the fund; "takeover" hands it
+    # all to the fund, which works it out (BitMEX)
+    first: str = "book"
     latency_ms: float = 5.0  # the liquidator's own latency to the exchange
     interval_ms: float = 100.0  # its rate limit: one request per interval at most
     slice_lots: int = 1000  # largest work-out order of the fund
@@ -241,6 +245,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "oracle.index": ("scripted", "spot"),
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "liquidation.mode": MODES,
+    "liquidation.first": ("book", "takeover"),
     "liquidation.fee_policy": FEE_POLICIES,
     "liquidation.fund_scope": FUND_SCOPES,
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "candles", "constant"),

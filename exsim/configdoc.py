@@ -184,6 +184,12 @@ DOCS: dict[str, str] = {
                    "covers a loss beyond a position's margin.",
     "liquidation.enabled": "Run the liquidator; `false`: nothing takes over under-margined "
                            "accounts.",
+    "liquidation.first": "What a liquidation does first. `book`: the position (or the "
+                         "step) goes to the book as a reduce-only IOC at its bankruptcy "
+                         "price, or as far as `tolerance` worse while the fund's cash pays, "
+                         "and only what does not fill stays with the fund (Binance, Bybit, "
+                         "OKX, Hyperliquid); `takeover`: the fund takes it all over and "
+                         "works it out (BitMEX).",
     "liquidation.latency_ms": "The liquidator's own constant latency to the exchange.",
     "liquidation.interval_ms": "Its rate limit: at most one request per interval.",
     "liquidation.slice_lots": "Largest order, in lots, with which the fund works a taken-over "

@@ -246,7 +246,7 @@ class Simulation:
                 tolerance=lc.tolerance, adl_policy=lc.adl_policy,
                 last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
                 backstop="backstop" in lc.steps,
-                taker_fee_ppm=[spec.taker_fee for spec in self.specs])
+                taker_fee_ppm=[spec.taker_fee for spec in self.specs], first=lc.first)
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             for fund in self.core.funds:
                 self.exchange.route(fund, LIQUIDATOR)
@@ -564,8 +564,10 @@ class Simulation:
 
     def submits_sent(self) -> int:
         """Orders sent to the exchange: each agent's (an order id is the agent's count of
-        its submits) and the liquidator's work-out orders (likewise)."""
+        its submits), the liquidator's work-out orders (likewise) and the liquidation
+        orders the core places after a takeover."""
         sent = sum(ctx.submitted() for _, _, ctx in self.agents)
+        sent += self.core.liquidation_orders  # the liquidation orders the core sends itself
         return sent + (self.liquidator.next_oid if self.liquidator is not None else 0)
 
     # ------------------------------------------------------------------ results

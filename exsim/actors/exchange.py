@@ -250,7 +250,7 @@ class ExchangeActor:
         if self.perp is None:
             self.dropped += 1
             return
-        self.perp.liquidate(req.acct, req.sym, req.to)
+        self.perp.liquidate(req.acct, req.sym, req.to, req.into_book, req.tolerance, req.budget)
         if type(req.sym) is int and 0 <= req.sym < len(self.takeovers):
             self.takeovers[req.sym] += 1
 

@@ -54,11 +54,16 @@ class SetLeverage:
 @attrs.define(slots=True)
 class Liquidate:
     """From the liquidator: take this position over into ``to`` (the insurance fund that
-    covers ``sym``, or the vault, -2; ``None``: that fund); the exchange re-checks it."""
+    covers ``sym``, or the vault, -2; ``None``: that fund); the exchange re-checks it.
+    With ``into_book``, the part taken over goes straight to the book as a liquidation
+    order, as far as ``tolerance`` (ppm) worse while ``budget`` atoms pay for it."""
 
     acct: int
     sym: int
     to: int | None = None
+    into_book: bool = False
+    tolerance: int = 0
+    budget: int = 0
 
 
 @attrs.define(slots=True)
