@@ -658,18 +658,30 @@ class Simulation:
             first += a.count
         return out
 
+    def _entry_of_account(self) -> dict[int, int]:
+        """Each agent's account id -> the index of its ``[[agents]]`` entry."""
+        out: dict[int, int] = {}
+        acct = FIRST_AGENT
+        for i, a in enumerate(self.config.agents):
+            for _ in range(a.count):
+                out[acct] = i
+                acct += 1
+        return out
+
     def _market(self) -> dict[str, Any]:
         """The summary's ``market`` section (:mod:`exsim.output.market`), per perpetual."""
-        configured = max([a.leverage for a in self.config.agents]
-                         + [int(a.params.get("leverage_max", 0)) for a in self.config.agents
-                            if isinstance(a.params.get("leverage_max", 0), int | float)]
-                         + [1])
+        levered = [a for a in self.config.agents if a.cls == "leveraged"]
+        configured = max([int(a.params.get("leverage_max", 20)) for a in levered]
+                         or [a.leverage for a in self.config.agents] or [1])
+        accounts = [acct for acct, i in self._entry_of_account().items()
+                    if self.config.agents[i].cls == "leveraged"] if levered else None
         out = market_summary(
             self.recorder.events(), names=[s.name for s in self.specs],
             k=[s.contract.k for s in self.specs],
             tick=[float(s.contract.tick_size) for s in self.specs],
             cash_atom=float(self.specs[0].contract.cash_atom), fundamental=self.paths,
-            end_ns=self.net.now, house=[*self.core.funds, VAULT], configured_max=configured)
+            end_ns=self.net.now, house=[*self.core.funds, VAULT], configured_max=configured,
+            leveraged=accounts)
         for entry in out.values():
             entry["max_exchange_queue"] = self.exchange.max_queue
         return out

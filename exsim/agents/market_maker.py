@@ -48,8 +48,8 @@ DEFAULTS = {
     "max_widen": 10.0,
     "widen": 4.0,  # spread multiplier while it comes back after a pull
     "pull_move_bps": 50.0,  # a move this large in one requote is a jump: pull
-    "pull_vol_bps": 40.0,  # a volatility estimate this large: pull
-    "pull_s": 10.0,  # how long it stays out after a pull
+    "pull_vol_bps": 100.0,  # a volatility estimate this large: pull
+    "pull_s": 3.0,  # how long it stays out after a pull
     "max_drawdown": 0.2,  # of its peak equity: quoting thins to nothing
 }
 

@@ -15,9 +15,10 @@ deepest trough; the run's start when it never falls) to the lowest level after i
   both sides, in quote currency, at the crash start and at their lowest after it
   (the book replayed from the log, sampled at each mark), and the same over open
   interest (``_over_oi``, open interest's notional at that mark);
-* ``realised_leverage``: position notional over equity of every trader holding a
-  position at the first account snapshot at or after the crash start (p50, p90,
-  max), beside ``configured_max``, the highest leverage the config lets agents ask.
+* ``realised_leverage``: position notional over equity of every leveraged trader
+  holding a position at the first account snapshot at or after the crash start (p50,
+  p90, max; ``underwater``: how many had no equity left), beside ``configured_max``,
+  the highest leverage the config lets them ask.
 """
 
 from __future__ import annotations
@@ -139,8 +140,13 @@ def _quantile(values: list[float], q: float) -> float | None:
 def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
                    k: Sequence[int], tick: Sequence[float], cash_atom: float,
                    fundamental: Sequence[IndexPath], end_ns: int, house: Iterable[int],
-                   configured_max: int) -> dict[str, dict[str, Any]]:
-    """The ``market`` section of a summary (see the module docstring), keyed by symbol."""
+                   configured_max: int, leveraged: Iterable[int] | None = None
+                   ) -> dict[str, dict[str, Any]]:
+    """The ``market`` section of a summary (see the module docstring), keyed by symbol.
+
+    ``leveraged``: the accounts whose realised leverage is reported (the run's
+    leveraged traders); ``None``: every trader's."""
+    measured = None if leveraged is None else frozenset(leveraged)
     n = len(names)
     t0 = [crash_start(fundamental[s], end_ns) for s in range(n)]
     house = frozenset(house)
@@ -169,7 +175,8 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
         if kind == ACCOUNT:
             if snapshot_at is None and at >= min(t0):
                 snapshot_at = at
-            if at == snapshot_at and e[1] not in house and 0 <= sym < n:
+            if at == snapshot_at and e[1] not in house and 0 <= sym < n and (
+                    measured is None or e[1] in measured):
                 mark = marks[sym] or 0
                 equity[e[1]] = equity.get(e[1], e[6]) + e[3] * mark * k[sym] - e[4] + e[5]
                 if e[3]:
