@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import types
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -43,6 +43,7 @@ from exsim.core.events import (
     FILL,
     FUNDING,
     REJECTED,
+    SPOT_DEPOSIT,
     Event,
 )
 from exsim.core.orders import BUY, GTC, LIMIT
@@ -156,14 +157,20 @@ class Context:
     amend: _Amend
     set_leverage: _SetLeverage
 
-    def __init__(self, *, agent_id: int, account: int, net: Network, exchange: int,
-                 feed: MarketFeed, contracts: list[LinearContract], rng: random.Random,
-                 params: Mapping[str, Any], stepped: bool = False) -> None:
+    def __init__(self, *, agent_id: int, account: int, net: Network,
+                 exchange: int | Sequence[int], feed: MarketFeed,
+                 contracts: list[LinearContract], rng: random.Random,
+                 params: Mapping[str, Any], stepped: bool = False, home: int = 0,
+                 hedge: int | None = None,
+                 fundamental: Callable[[int, int], float | None] | None = None) -> None:
         self._agent_id = agent_id
         self._account = account
         self.rng = rng
         self.params = dict(params)
         self.contracts = contracts
+        self.home = home  # the symbol (perpetual or spot venue) this agent trades by default
+        self.hedge = hedge  # a spot venue where it also holds an account, if any
+        self._fundamental = fundamental
         self.events: list[Event] = []  # own events not yet drained by the agent
         self.position: list[int] = [0] * len(contracts)  # lots per symbol, from own fills
         self.open_orders: dict[int, int] = {}  # own order id -> lots not yet filled or cancelled
@@ -183,7 +190,9 @@ class Context:
         self.resume: Callable[[], None] | None = None  # stepped: set by whoever runs the agent
         self._pending: deque[Any] = deque()  # delivered, not yet looked at
         self._sleeps = 0  # the token of the current sleep's wake-up
-        _wire(self, net, exchange, feed)
+        # the actor that serves each symbol: the exchange, or a spot venue
+        venues = [exchange] * len(contracts) if isinstance(exchange, int) else list(exchange)
+        _wire(self, net, venues, feed)
 
     @property
     def agent_id(self) -> int:
@@ -244,6 +253,8 @@ class Context:
                 self._reduce(e[2], e[4])
             elif kind == AMENDED:
                 leaves[e[2]] = e[5]
+            elif kind == SPOT_DEPOSIT:  # coin given at a spot venue is its position there
+                self.position[e[1]] += e[4]
             elif kind == DEPOSIT:
                 self.balance += e[2]
             elif kind == FUNDING:
@@ -271,6 +282,15 @@ class Context:
         return out
 
     # ------------------------------------------------------------------ market data
+    def fundamental(self, sym: int = 0, at: int | None = None) -> float | None:
+        """The scenario's fundamental value of ``sym``'s asset (quote currency) at ``at``
+        ns (default now; never later than now), or ``None`` where the run gives agents
+        none.  What informed traders trade towards; not a price anyone can trade at."""
+        if self._fundamental is None:
+            return None
+        now = self._clock()
+        return self._fundamental(sym, now if at is None else max(0, min(at, now)))
+
     def ticks(self, price: Decimal | float | str, sym: int = 0) -> int:
         """A decimal price in ticks (must be on the tick grid)."""
         return self.contracts[sym].price_to_ticks(price)
@@ -280,7 +300,7 @@ class Context:
         return self.contracts[sym].qty_to_lots(qty)
 
 
-def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
+def _wire(ctx: Context, net: Network, venues: list[int], feed: MarketFeed) -> None:
     """Give ``ctx`` the calls that reach the world: closures over the network and the feed.
 
     They are the only holders of those references (no attribute of ``ctx`` is the
@@ -326,18 +346,18 @@ def _wire(ctx: Context, net: Network, exchange: int, feed: MarketFeed) -> None:
         next_oid += 1
         oid = (agent_id << 32) | next_oid
         unacknowledged.add(oid)
-        send(agent_id, exchange,
+        send(agent_id, venues[sym],
              Submit(account, sym, oid, side, qty, price, order_type, tif, reduce_only))
         return oid
 
     def cancel(oid: int, sym: int = 0) -> None:
-        send(agent_id, exchange, Cancel(account, sym, oid))
+        send(agent_id, venues[sym], Cancel(account, sym, oid))
 
     def amend(oid: int, price: int, qty: int, sym: int = 0) -> None:
-        send(agent_id, exchange, Amend(account, sym, oid, price, qty))
+        send(agent_id, venues[sym], Amend(account, sym, oid, price, qty))
 
     def set_leverage(leverage: int, sym: int = 0) -> None:
-        send(agent_id, exchange, SetLeverage(account, sym, leverage))
+        send(agent_id, venues[sym], SetLeverage(account, sym, leverage))
 
     ctx._clock, ctx.submitted = clock, submitted
     ctx.sleep, ctx.market = sleep, market

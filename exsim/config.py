@@ -109,6 +109,9 @@ class ScenarioConfig:
     jump_mean: float = -0.02  # merton: mean log jump
     jump_std: float = 0.05  # merton: std of the log jump
     csv: str = ""  # csv: file of timestamp,price rows (relative to the config file)
+    candles: str = ""  # candles: a file of 1-minute OHLC rows, or a shipped one's name
+    candles_start: str = ""  # candles: the first minute replayed (ISO UTC); "": the file's first
+    rescale: bool = False  # candles: scale every price so the path starts at start_price
 
 
 @attrs.frozen
@@ -117,6 +120,12 @@ class OracleConfig:
     interval_ms: float = 1000.0  # mark published this often
     basis_halflife_s: float = 30.0  # EMA of (book mid - index)
     clamp: float = 0.005  # |mark - index| <= clamp x index
+    # where the index comes from: "scripted" (the scenario's path) or "spot" (the
+    # [[spot]] venues' prices, weighted, outliers left out)
+    index: str = "scripted"
+    index_latency_ms: float = 50.0  # spot: the oracle sees the venues this late
+    index_outlier: float = 0.05  # spot: a venue this far from the median is left out
+    index_stale_s: float = 10.0  # spot: a venue with no snapshot this recent is left out
 
 
 @attrs.frozen
@@ -132,6 +141,10 @@ class FundingConfig:
 @attrs.frozen
 class LiquidationConfig:
     enabled: bool = True
+    # what a liquidation does first: "book" sends the position to the book as a
+    # liquidation order (Binance, Bybit, OKX), the rest to the fund; "takeover" hands it
+    # all to the fund, which works it out (BitMEX)
+    first: str = "book"
     latency_ms: float = 5.0  # the liquidator's own latency to the exchange
     interval_ms: float = 100.0  # its rate limit: one request per interval at most
     slice_lots: int = 1000  # largest work-out order of the fund
@@ -179,6 +192,24 @@ class AgentConfig:
     leverage: int = 10
     latency_ms: float = 0.0  # this agent's own constant latency to the exchange; 0: the default
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    venue: str = ""  # where it trades: a [[symbols]] or [[spot]] name; "": the first symbol
+    coin: float = 0.0  # base currency it holds at a spot venue (with deposit, its cash there)
+    hedge_venue: str = ""  # a [[spot]] venue where it also holds an account
+    hedge_cash: float = 0.0  # quote currency there
+    hedge_coin: float = 0.0  # base currency there
+
+
+@attrs.frozen
+class SpotConfig:
+    """A spot venue (one order book of the base coin against quote cash, no margin)."""
+
+    name: str
+    symbol: str = ""  # the perpetual whose index it feeds; "": the first [[symbols]] entry
+    weight: float = 1.0  # its weight in that index
+    maker_fee: str = "0.001"
+    taker_fee: str = "0.001"
+    market_band: str = "0.05"  # market orders fill at most this far from the best price
+    service_us: float = 50.0  # its matching engine's time per request
 
 
 @attrs.frozen
@@ -197,6 +228,7 @@ class Config:
     oracle: OracleConfig = OracleConfig()
     funding: FundingConfig = FundingConfig()
     agents: tuple[AgentConfig, ...] = ()
+    spot: tuple[SpotConfig, ...] = ()
     output: OutputConfig = OutputConfig()
     liquidation: LiquidationConfig = LiquidationConfig()
 
@@ -210,11 +242,13 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "exchange.stp": ("none", "cancel_taker", "cancel_maker", "cancel_both"),
     "exchange.latency.kind": ("constant", "uniform", "lognormal"),
     "oracle.method": ("ema_basis", "median3", "fair"),
+    "oracle.index": ("scripted", "spot"),
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "liquidation.mode": MODES,
+    "liquidation.first": ("book", "takeover"),
     "liquidation.fee_policy": FEE_POLICIES,
     "liquidation.fund_scope": FUND_SCOPES,
-    "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "constant"),
+    "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "candles", "constant"),
 }
 _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency_ms",
              "exchange.latency.ms", "exchange.latency.high_ms", "exchange.latency.floor_ms",
@@ -222,8 +256,10 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "oracle.basis_halflife_s", "agents.count", "agents.leverage",
              "scenario.fall_s", "scenario.recover_s", "funding.interval_s", "funding.sample_s",
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
-             "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap"}
-_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds",
+             "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap",
+             "oracle.index_outlier", "oracle.index_stale_s", "spot.weight"}
+_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_latency_ms",
+                 "agents.coin", "agents.hedge_cash", "agents.hedge_coin", "spot.service_us",
                  "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
                  "scenario.crash_at_s", "oracle.clamp", "agents.deposit", "funding.clamp",
@@ -357,7 +393,7 @@ def _check_range(rule: str, value: object, where: str, source: str) -> None:
 _TOP = {"run": RunConfig, "exchange": ExchangeConfig, "scenario": ScenarioConfig,
         "oracle": OracleConfig, "funding": FundingConfig, "output": OutputConfig,
         "liquidation": LiquidationConfig}
-_ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig}
+_ARRAYS = {"symbols": SymbolConfig, "agents": AgentConfig, "spot": SpotConfig}
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
@@ -394,6 +430,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     f"account), got {sorted(atoms)}")
     contract = config.symbols[0].spec().contract
     _check_agents(config, contract, source)
+    _check_venues(config, source)
     _check_scenario(config, source)
     _check_output(config.output, source)
     if config.scenario.kind == "csv":
@@ -411,6 +448,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
         except ValueError as exc:
             raise _fail(source, "scenario.csv", str(exc)) from None
         config = attrs.evolve(config, scenario=attrs.evolve(config.scenario, csv=str(csv_file)))
+    if config.scenario.kind == "candles":
+        config = _check_candles(config, source)
     steps = config.liquidation.steps
     last = ("adl", "clawback", "oi_funding")
     known = ("backstop", "insurance_fund", *last)
@@ -441,6 +480,66 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
             config.exchange.latency.high_ms < config.exchange.latency.ms):
         raise _fail(source, "exchange.latency.high_ms", "must be >= exchange.latency.ms")
     return config
+
+
+def _check_venues(config: Config, source: str) -> None:
+    """Spot venues, the index made of them, agents' venues; and their grids and amounts."""
+    from exsim.venues import VenueError, venues_of
+
+    try:
+        venues = venues_of(config)
+    except VenueError as exc:
+        raise _fail(source, exc.key, str(exc)) from None
+    for i, venue in enumerate(config.spot):
+        for key in ("maker_fee", "taker_fee", "market_band"):
+            try:
+                rate_ppm(getattr(venue, key), key)
+            except UnitsError as exc:
+                raise _fail(source, f"spot[{i}].{key}", str(exc)) from None
+        if not 0 < rate_ppm(venue.market_band, "market_band") < 1_000_000:
+            raise _fail(source, f"spot[{i}].market_band", "must be > 0 and < 1")
+        if rate_ppm(venue.taker_fee, "taker_fee") < 0 or (
+                rate_ppm(venue.maker_fee, "maker_fee") + rate_ppm(venue.taker_fee, "taker_fee")
+                < 0):
+            raise _fail(source, f"spot[{i}].taker_fee", "must be >= 0 and cover a maker rebate")
+    for i, a in enumerate(config.agents):
+        grid = config.symbols[venues.perp_of[venues.home[i]]].spec().contract
+        for key, value, to in (("coin", a.coin, grid.qty_to_lots),
+                               ("hedge_cash", a.hedge_cash, grid.cash_to_atoms),
+                               ("hedge_coin", a.hedge_coin, grid.qty_to_lots)):
+            try:
+                to(value)
+            except UnitsError as exc:
+                raise _fail(source, f"agents[{i}].{key}", str(exc)) from None
+
+
+def _check_candles(config: Config, source: str) -> Config:
+    """A candles scenario's file, window and grid; returns the config with the file resolved."""
+    from exsim.scenarios.candles import MINUTE_S, CandleError, read_candles, resolve, shipped
+    from exsim.scenarios.candles import window as candle_window
+
+    sc = config.scenario
+    if not sc.candles:
+        raise _fail(source, "scenario.candles", "a candles scenario needs a file (shipped: "
+                    f"{', '.join(shipped())})")
+    base = Path(source).parent if source != "<config>" else None
+    path = resolve(sc.candles, base)
+    if not path.is_file():
+        raise _fail(source, "scenario.candles", f"no such file: {path} (shipped: "
+                    f"{', '.join(shipped())})")
+    step = sc.step_s
+    if step != int(step) or MINUTE_S % int(step):
+        raise _fail(source, "scenario.step_s", f"a candles path needs a whole number of "
+                    f"seconds that divides 60, got {step!r}")
+    try:
+        rows = candle_window(read_candles(path), sc.candles_start, config.run.duration,
+                             "scenario.candles_start")
+    except CandleError as exc:
+        raise _fail(source, "scenario.candles", str(exc)) from None
+    if len(rows) * MINUTE_S < config.run.duration:
+        raise _fail(source, "run.duration", f"{config.run.duration:g} s is longer than the "
+                    f"{len(rows)} minutes of {path.name} from the first replayed minute")
+    return attrs.evolve(config, scenario=attrs.evolve(sc, candles=str(path)))
 
 
 def _check_symbols(symbols: tuple[SymbolConfig, ...], source: str) -> None:

@@ -90,7 +90,8 @@ DOCS: dict[str, str] = {
                 "of this kind, with its own seed.",
     "scenario.kind": "`gbm`: geometric Brownian motion; `merton`: GBM with jumps; "
                      "`flash_crash`: a drop and a partial recovery; `csv`: a recorded "
-                     "path; `constant`: flat at `start_price`.",
+                     "path; `candles`: a real crash replayed from one-minute candles; "
+                     "`constant`: flat at `start_price`.",
     "scenario.start_price": "Index price at time 0.",
     "scenario.step_s": "Resolution of the index path, in seconds.",
     "scenario.volatility": "Annualised volatility (`gbm`, `merton`).",
@@ -105,6 +106,16 @@ DOCS: dict[str, str] = {
     "scenario.jump_mean": "`merton`: mean of the log jump.",
     "scenario.jump_std": "`merton`: standard deviation of the log jump.",
     "scenario.csv": "`csv`: a file of `timestamp,price` rows, relative to the config file.",
+    "scenario.candles": "`candles`: one-minute OHLC candles (`time_utc,open,high,low,close`), "
+                        "relative to the config file, or the name of a file shipped in "
+                        "`exsim/data` (real Binance BTCUSDT perpetual crashes: "
+                        "`btc_1m_2020-03-12_13.csv`, `btc_1m_2021-05-19.csv`, "
+                        "`btc_1m_2022-11-08.csv`, `btc_1m_2025-10-10.csv`). Each minute is "
+                        "a seeded path from its open through its high and low to its close.",
+    "scenario.candles_start": "`candles`: the first minute replayed, ISO-8601 UTC "
+                              "(`2020-03-12T10:00:00Z`); empty: the file's first.",
+    "scenario.rescale": "`candles`: multiply every price so that the path starts at "
+                        "`start_price`.",
     # [oracle]
     "oracle": "The mark price: from the index and the book's basis, never the last trade "
               "alone.",
@@ -112,7 +123,17 @@ DOCS: dict[str, str] = {
                      "median of three; `fair`: BitMEX's fair price.",
     "oracle.interval_ms": "The mark is published this often.",
     "oracle.basis_halflife_s": "Half-life of the EMA of (book mid - index).",
-    "oracle.clamp": "The mark stays within index x (1 +/- clamp).",
+    "oracle.clamp": "The mark stays within index x (1 +/- clamp). Around a scripted index "
+                    "this band is what keeps forced selling from moving the mark.",
+    "oracle.index": "`scripted`: the index is the scenario's path; `spot`: the weighted mean "
+                    "of the `[[spot]]` venues' prices (Binance's index), which the agents' "
+                    "trading moves: the scenario is then the fundamental value informed "
+                    "traders trade towards.",
+    "oracle.index_latency_ms": "`spot`: the oracle sees the venues' market data this much "
+                               "later than it is published.",
+    "oracle.index_outlier": "`spot`: a venue whose price is this fraction or more away from "
+                            "the median of all venues is left out.",
+    "oracle.index_stale_s": "`spot`: a venue with no snapshot this recent is left out.",
     # [funding]
     "funding": "Funding payments between longs and shorts.",
     "funding.interval_s": "Funding settles this often (28800 s = every 8 h).",
@@ -131,6 +152,26 @@ DOCS: dict[str, str] = {
     "agents.latency_ms": "This entry's own constant latency to the exchange; `0`: the "
                          "`[exchange.latency]` model.",
     "agents.params": "The class's parameters, e.g. `params = { rate = 0.2 }`.",
+    "agents.venue": "Where the agents trade: a `[[symbols]]` or `[[spot]]` name; empty: the "
+                    "first symbol.",
+    "agents.coin": "Base currency each agent holds at its spot venue (with `deposit` its "
+                   "cash there).",
+    "agents.hedge_venue": "A `[[spot]]` venue where each agent also holds an account (an "
+                          "arbitrageur hedges there).",
+    "agents.hedge_cash": "Quote currency each agent holds at its hedge venue.",
+    "agents.hedge_coin": "Base currency each agent holds at its hedge venue.",
+    # [[spot]]
+    "spot": "Spot venues: each `[[spot]]` entry is an order book of the base coin against "
+            "quote cash, with no margin (every order paid for up front), on its symbol's "
+            "grid, behind its own matching engine; with `oracle.index = \"spot\"` the "
+            "symbol's index is made of them.",
+    "spot.name": "The venue's name (agents name it in `venue`).",
+    "spot.symbol": "The perpetual whose index it feeds; empty: the first symbol.",
+    "spot.weight": "Its weight in that index.",
+    "spot.maker_fee": "Maker fee, a fraction of notional, charged in cash.",
+    "spot.taker_fee": "Taker fee, a fraction of notional.",
+    "spot.market_band": "Market orders fill at most this fraction away from the best price.",
+    "spot.service_us": "Simulated time its matching engine spends per request.",
     # [output]
     "output": "Where a run writes its event tables, summary and report.",
     "output.dir": "Each run writes `DIR/NAME-seedSEED/` (a sweep `DIR/NAME-sweep/`); "
@@ -143,6 +184,12 @@ DOCS: dict[str, str] = {
                    "covers a loss beyond a position's margin.",
     "liquidation.enabled": "Run the liquidator; `false`: nothing takes over under-margined "
                            "accounts.",
+    "liquidation.first": "What a liquidation does first. `book`: the position (or the "
+                         "step) goes to the book as a reduce-only IOC at its bankruptcy "
+                         "price, or as far as `tolerance` worse while the fund's cash pays, "
+                         "and only what does not fill stays with the fund (Binance, Bybit, "
+                         "OKX, Hyperliquid); `takeover`: the fund takes it all over and "
+                         "works it out (BitMEX).",
     "liquidation.latency_ms": "The liquidator's own constant latency to the exchange.",
     "liquidation.interval_ms": "Its rate limit: at most one request per interval.",
     "liquidation.slice_lots": "Largest order, in lots, with which the fund works a taken-over "
@@ -213,15 +260,30 @@ RULES: dict[str, str] = {
     "symbols.brackets": "floors start at 0 and increase; rates in [0, 1) do not decrease; "
                         "leverage an integer >= 1 that does not increase; rate x leverage < 1",
     "scenario.start_price": "at least 1 tick and below 2**53 ticks of every symbol",
-    "scenario.step_s": "`run.duration / step_s` at most 10,000,000 (`gbm`, `merton`)",
+    "scenario.step_s": "`run.duration / step_s` at most 10,000,000 (`gbm`, `merton`); with "
+                       "`kind = \"candles\"`: a whole number of seconds dividing 60",
     "agents.count": "at most 1,000,000 agents in all",
     "output.name": "a plain name: no `/`, `\\` or `..`",
     "scenario.drop": "> -100, < 1",
     "scenario.csv": "an existing file when `kind` is `\"csv\"`",
+    "scenario.candles": "an existing file of consecutive minutes with positive prices and "
+                        "low <= open, close <= high, when `kind` is `\"candles\"`; at least "
+                        "`run.duration` long from `candles_start`",
+    "scenario.candles_start": "a minute of the file",
     "funding.sample_s": "<= `interval_s`",
     "agents.deposit": "a whole number of cash atoms",
     "agents.leverage": "at most every symbol's max leverage",
     "agents.params": "those of the class: unknown ones are errors",
+    "agents.venue": "a symbol or spot venue",
+    "agents.coin": "only at a spot venue; a whole number of lots",
+    "agents.hedge_venue": "a spot venue other than `venue`",
+    "agents.hedge_cash": "only with `hedge_venue`",
+    "agents.hedge_coin": "only with `hedge_venue`",
+    "spot.name": "not a symbol's or another venue's name",
+    "spot.symbol": "a `[[symbols]]` name",
+    "spot.market_band": "> 0, < 1",
+    "oracle.index": "`\"spot\"` needs a `[[spot]]` venue for every symbol, and each venue "
+                    "a `market_maker` agent",
     "liquidation.steps": "`\"backstop\"` (optional), `\"insurance_fund\"`, then at most one of "
                          "`\"adl\"`, `\"clawback\"`, `\"oi_funding\"`",
     "liquidation.tolerance": "not 1",

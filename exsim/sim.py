@@ -51,13 +51,16 @@ from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
 from exsim.interrupts import StopOnSignal, Terminated, raise_for, reason_of
+from exsim.output.market import market_summary
 from exsim.output.metrics import payments_by_flat, series, waterfall
 from exsim.output.rundir import EVENTS, RUNNING, RunDir, open_run_dir
 from exsim.output.tables import SeriesWriter, write_tables
 from exsim.output.warnings import run_warnings
 from exsim.rng import derive_seed, stream
 from exsim.scenarios.paths import check_path, make_path
+from exsim.spot_venues import build_spot_venues, index_source
 from exsim.timeunits import NS_PER_S, ns
+from exsim.venues import venues_of
 from exsim.watchdog import Watchdog, WatchdogExpired
 
 EXCHANGE, ORACLE, FUNDING, LIQUIDATOR, FIRST_AGENT = 0, 1, 3, 4, 100
@@ -203,7 +206,9 @@ class Simulation:
                                  fund_scope=config.liquidation.fund_scope)
         self.net = Network(self.seed, latency_model(ex.latency),
                            virtual=config.run.clock == "virtual")
-        self.feed = MarketFeed(len(self.specs), max(1, ns(ex.feed_latency_ms / 1000)))
+        self.venues = venues_of(config)  # perpetuals, then spot venues: one index each
+        self.feed = MarketFeed(len(self.venues.names), max(1, ns(ex.feed_latency_ms / 1000)),
+                               lookback_ns=ns(config.oracle.index_latency_ms / 1000))
         self.recorder = Recorder()
         self.exchange = ExchangeActor(self.core, self.net, EXCHANGE,
                                       service_ns=ns(ex.service_us / 1_000_000),
@@ -213,13 +218,20 @@ class Simulation:
                                       liquidator=LIQUIDATOR if config.liquidation.enabled
                                       else None, adl_seed=derive_seed(self.seed, "adl"),
                                       adl_policy=config.liquidation.adl_policy)
-        contracts = [s.contract for s in self.specs]
+        # every venue's grid: a spot venue trades on its perpetual's
+        contracts = [self.specs[self.venues.perp_of[v]].contract
+                     for v in range(len(self.venues.names))]
+        self.spot = build_spot_venues(config, self.venues, self.net, self.recorder, self.feed,
+                                      contracts)
+        self.venue_actor = [EXCHANGE] * self.venues.perps + [a.id for _, a in self.spot]
         paths = [make_path(config.scenario, config.run.duration,
                            derive_seed(self.seed, "symbol", i))
                  for i in range(len(self.specs))]
         for path, spec in zip(paths, self.specs, strict=True):  # ConfigError if off the grid
             check_path(path, config.scenario, spec.contract, spec.name)
-        self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, paths, contracts,
+        self.paths = paths  # each symbol's fundamental value (and, scripted, its index)
+        self.index = index_source(config, self.venues, self.feed, paths, contracts)
+        self.oracle = Oracle(self.net, ORACLE, EXCHANGE, self.feed, self.index, contracts,
                              interval_ns=max(1, ns(config.oracle.interval_ms / 1000)),
                              halflife_ns=max(1, ns(config.oracle.basis_halflife_s)),
                              clamp=config.oracle.clamp, method=config.oracle.method,
@@ -234,7 +246,7 @@ class Simulation:
                 tolerance=lc.tolerance, adl_policy=lc.adl_policy,
                 last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
                 backstop="backstop" in lc.steps,
-                taker_fee_ppm=[spec.taker_fee for spec in self.specs])
+                taker_fee_ppm=[spec.taker_fee for spec in self.specs], first=lc.first)
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             for fund in self.core.funds:
                 self.exchange.route(fund, LIQUIDATOR)
@@ -248,18 +260,24 @@ class Simulation:
         if lc.vault_capital > 0:
             self.core.seed_vault(self.specs[0].contract.cash_to_atoms(lc.vault_capital))
         fc = config.funding
-        self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, paths, contracts,
+        self.funding = FundingActor(self.net, FUNDING, EXCHANGE, self.feed, self.index, contracts,
                                     interval_ns=ns(fc.interval_s), sample_ns=ns(fc.sample_s),
                                     interest=fc.interest, clamp=fc.clamp, cap=fc.cap,
                                     impact_notional=fc.impact_notional)
         for sym in range(len(self.specs)):  # marks exist before anyone trades
-            self.core.set_mark(sym, self.oracle.mark_ticks(sym)[0])
+            mark, index = self.oracle.mark_ticks(sym)
+            self.core.set_mark(sym, mark, max(0, round(index / float(
+                self.specs[sym].contract.tick_size))))
         self.contracts = contracts
         self.agents: list[tuple[str, Agent, Context]] = []
         self.next_id = FIRST_AGENT
         self._stop: trio.CancelScope | None = None  # cancelled when an agent crashes ("stop")
         self._build_agents(config.agents, contracts)
         self._flush_setup()
+
+    def fundamental(self, sym: int, at: int) -> float:
+        """The fundamental value of venue ``sym``'s asset at ``at`` ns: its perpetual's path."""
+        return self.paths[self.venues.perp_of[sym]].at(at)
 
     def _build_agents(self, agents: tuple[AgentConfig, ...], contracts: list[Any]) -> None:
         for i, a in enumerate(agents):
@@ -286,10 +304,26 @@ class Simulation:
         except Exception:
             raise AgentLoadError(f"{where}: constructing the agent failed:\n"
                                  f"{traceback.format_exc()}") from None
-        if a.deposit > 0:
-            self.core.deposit(agent_id, self.specs[0].contract.cash_to_atoms(a.deposit))
-        else:  # an account with nothing in it, so that it exists
-            self.core.accounts.setdefault(agent_id, Account(agent_id))
+        names = self.venues.names
+        if (a.venue and a.venue not in names) or (a.hedge_venue and a.hedge_venue not in names):
+            raise AgentLoadError(f"{where}: no venue named {a.venue or a.hedge_venue!r} "
+                                 f"(one of {', '.join(names)})")
+        home = names.index(a.venue) if a.venue else 0
+        hedge = names.index(a.hedge_venue) if a.hedge_venue else None
+        grid = self.contracts[home]
+        first = self.venues.perps
+        if self.venues.is_spot(home):  # its cash and coin at its venue; its perp account empty
+            core, venue = self.spot[home - first]
+            core.deposit(agent_id, grid.cash_to_atoms(a.deposit), grid.qty_to_lots(a.coin))
+            venue.route(agent_id, agent_id)
+        elif a.deposit > 0:
+            self.core.deposit(agent_id, grid.cash_to_atoms(a.deposit))
+        self.core.accounts.setdefault(agent_id, Account(agent_id))
+        if hedge is not None:
+            core, venue = self.spot[hedge - first]
+            core.deposit(agent_id, grid.cash_to_atoms(a.hedge_cash),
+                         grid.qty_to_lots(a.hedge_coin))
+            venue.route(agent_id, agent_id)
         for sym, spec in enumerate(self.specs):
             if not self.core.set_leverage(agent_id, sym, a.leverage):
                 raise AgentLoadError(
@@ -299,9 +333,10 @@ class Simulation:
             self.net.per_sender[agent_id] = Constant(ns(a.latency_ms / 1000))
         self.exchange.route(agent_id, agent_id)
         ctx = Context(agent_id=agent_id, account=agent_id, net=self.net,
-                      exchange=EXCHANGE, feed=self.feed, contracts=self.contracts,
+                      exchange=self.venue_actor, feed=self.feed, contracts=self.contracts,
                       rng=stream(self.seed, "agent", agent_id), params=a.params,
-                      stepped=not cls.trio_task)
+                      stepped=not cls.trio_task, home=home, hedge=hedge,
+                      fundamental=self.fundamental)
         return f"{where} #{agent_id}", agent, ctx
 
     def _flush_setup(self) -> None:
@@ -310,6 +345,8 @@ class Simulation:
         They go out like any other: each account's to its agent, all to the recorder.
         """
         self.exchange.publish()
+        for _, venue in self.spot:
+            venue.publish()
 
     # ------------------------------------------------------------------ running
     def _crashed(self, name: str, ctx: Context, tb: str) -> None:
@@ -508,6 +545,8 @@ class Simulation:
     def _log_meta(self) -> dict[str, Any]:
         """What reading the event log into tables and plots needs without this object."""
         return {"seed": self.seed, "symbols": [s.name for s in self.specs],
+                "venues": list(self.venues.names),
+                "spot_tick": [float(c.tick_size) for c in self.contracts[self.venues.perps:]],
                 "k": [s.contract.k for s in self.specs],
                 "cash_atom": float(self.specs[0].contract.cash_atom),
                 "tick": [float(s.contract.tick_size) for s in self.specs],
@@ -518,14 +557,17 @@ class Simulation:
         """The requests the run ended before the exchange processed: queued at it, or
         still in flight to it (taken off the network: the run is over), by kind."""
         counts = {_snake(kind.__name__): 0 for kind in self.exchange.request_kinds}
-        for msg in self.exchange.take_unprocessed():
-            counts[_snake(type(msg).__name__)] += 1
+        for venue in (self.exchange, *(actor for _, actor in self.spot)):
+            for msg in venue.take_unprocessed():
+                counts[_snake(type(msg).__name__)] += 1
         return {"total": sum(counts.values()), **counts}
 
     def submits_sent(self) -> int:
         """Orders sent to the exchange: each agent's (an order id is the agent's count of
-        its submits) and the liquidator's work-out orders (likewise)."""
+        its submits), the liquidator's work-out orders (likewise) and the liquidation
+        orders the core places after a takeover."""
         sent = sum(ctx.submitted() for _, _, ctx in self.agents)
+        sent += self.core.liquidation_orders  # the liquidation orders the core sends itself
         return sent + (self.liquidator.next_oid if self.liquidator is not None else 0)
 
     # ------------------------------------------------------------------ results
@@ -536,7 +578,12 @@ class Simulation:
         if self.unprocessed is None:
             self.unprocessed = self._take_unprocessed()
         resting = {(m.index, o[0]): o[4] for m in core.markets for o in m.book.orders.values()}
+        resting.update({(s.sym, o[0]): o[4] for s, _ in self.spot
+                        for o in s.book.orders.values()})
         invariants = core.invariants()
+        for spot, _ in self.spot:  # each spot venue's cash and coin, conserved
+            for name, ok in spot.invariants().items():
+                invariants[name] = invariants.get(name, True) and ok
         invariants["orders_accounted"] = self.recorder.orders_accounted(
             resting, submits_sent=self.submits_sent(),
             submits_unprocessed=self.unprocessed["submit"])
@@ -587,6 +634,7 @@ class Simulation:
             "agents": len(self.agents),
             "agent_accounts": self.agent_accounts(),
             "max_exchange_queue": self.exchange.max_queue,
+            "market": self._market(),
             "unprocessed_requests": self.unprocessed,
             **flows,
             "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [
@@ -610,19 +658,48 @@ class Simulation:
             first += a.count
         return out
 
+    def _entry_of_account(self) -> dict[int, int]:
+        """Each agent's account id -> the index of its ``[[agents]]`` entry."""
+        out: dict[int, int] = {}
+        acct = FIRST_AGENT
+        for i, a in enumerate(self.config.agents):
+            for _ in range(a.count):
+                out[acct] = i
+                acct += 1
+        return out
+
+    def _market(self) -> dict[str, Any]:
+        """The summary's ``market`` section (:mod:`exsim.output.market`), per perpetual."""
+        levered = [a for a in self.config.agents if a.cls == "leveraged"]
+        configured = max([int(a.params.get("leverage_max", 20)) for a in levered]
+                         or [a.leverage for a in self.config.agents] or [1])
+        accounts = [acct for acct, i in self._entry_of_account().items()
+                    if self.config.agents[i].cls == "leveraged"] if levered else None
+        out = market_summary(
+            self.recorder.events(), names=[s.name for s in self.specs],
+            k=[s.contract.k for s in self.specs],
+            tick=[float(s.contract.tick_size) for s in self.specs],
+            cash_atom=float(self.specs[0].contract.cash_atom), fundamental=self.paths,
+            end_ns=self.net.now, house=[*self.core.funds, VAULT], configured_max=configured,
+            leveraged=accounts)
+        for entry in out.values():
+            entry["max_exchange_queue"] = self.exchange.max_queue
+        return out
+
     def _series(self, atom: float, run_dir: RunDir | None) -> dict[str, float | None]:
         """The plot series (``self.series`` in memory, or streamed into ``series.parquet``);
         returns the fund-to-open-interest ratio's lowest and last value."""
         args = ([s.contract.k for s in self.specs], atom,
                 [float(s.contract.tick_size) for s in self.specs],
                 [float(s.contract.lot_size) for s in self.specs], self.core.fund_ids)
+        spot_tick = [float(c.tick_size) for c in self.contracts[self.venues.perps:]]
         if run_dir is None:
-            self.series = series(self.recorder.events(), *args)
+            self.series = series(self.recorder.events(), *args, spot_tick=spot_tick)
             ratios = [v for _, _, v in self.series["fund_to_oi"]]
             low, end = (min(ratios), ratios[-1]) if ratios else (None, None)
         else:
-            writer = SeriesWriter(run_dir.path, self.oracle.paths)
-            series(self.recorder.events(), *args, sink=writer.add)
+            writer = SeriesWriter(run_dir.path, self.paths)
+            series(self.recorder.events(), *args, sink=writer.add, spot_tick=spot_tick)
             writer.close()
             low, end = writer.fund_to_oi or (None, None)
         return {"min": low, "end": end}

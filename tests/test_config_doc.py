@@ -98,7 +98,7 @@ def test_reference_keys_are_the_ones_the_loader_accepts() -> None:
         nested = {p.rsplit(".", 1)[1] for p in tables if p.startswith(path + ".")}
         document: Any = {"zzzzzz": 1}
         for part in reversed(path.split(".")):
-            document = {part: [document] if part in ("symbols", "agents") else document}
+            document = {part: [document] if part in config._ARRAYS else document}
         assert _valid_keys(document) == set(rows) | nested, path
     with pytest.raises(ConfigError) as info:  # sweep.plan lists its keys in its message
         plan({"sweep": {"zzzzzz": 1}})

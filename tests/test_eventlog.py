@@ -119,7 +119,7 @@ def test_a_log_cut_anywhere_reads_back_as_its_whole_chunks(
 
 def test_a_damaged_chunk_ends_the_log_there(tmp_path: Path) -> None:
     path = tmp_path / "log.bin"
-    batches = [(t, [_event(MARK, [0, 100 + t])]) for t in range(10)]
+    batches = [(t, [_event(MARK, [0, 100 + t, 0])]) for t in range(10)]
     _, sizes = _record(batches, path, every=1)  # one chunk per batch
     with open(path, "r+b") as f:
         f.seek(sizes[4] + 30)  # inside the sixth chunk's stored bytes

@@ -225,6 +225,7 @@ def _liquidator_asks(funds: list[int], qty: list[int], cost: list[int], cash: li
     from exsim.actors.network import Network
 
     liq = Liquidator(Network(1, Constant(1)), 4, 0, 2, k=[C.k, C.k], interval_ns=1,
+                     first="takeover",
                      slice_lots=1000, tolerance=0.0, adl_policy="bitmex")
     liq.latest = RiskUpdate(0, [px(27500), px(2000)], [], funds, qty, cost, cash)
     if queued is not None:
@@ -382,6 +383,7 @@ def test_the_liquidator_gives_every_symbol_its_turn() -> None:
     from exsim.actors.network import Network
 
     liq = Liquidator(Network(1, Constant(1)), 4, 0, 2, k=[C.k, C.k], interval_ns=1,
+                     first="takeover",
                      slice_lots=1000, tolerance=0.0, adl_policy="bitmex")
     # BTC fund: 1 BTC from 27,500 at 27,500 with 100,000; ETH fund: 1 ETH from 2,100 at 2,000
     liq.latest = RiskUpdate(0, [px(27500), px(2000)], [], [FUND, ETH_FUND],
@@ -403,7 +405,7 @@ def test_a_work_out_order_leaves_the_fund_its_fee() -> None:
     from exsim.actors.messages import RiskUpdate, Submit
     from exsim.actors.network import Network
 
-    liq = Liquidator(Network(1, Constant(1)), 4, 0, 1, k=[C.k], interval_ns=1,
+    liq = Liquidator(Network(1, Constant(1)), 4, 0, 1, k=[C.k], interval_ns=1, first="takeover",
                      slice_lots=1000, tolerance=0.02, adl_policy="bitmex", last_step="none",
                      taker_fee_ppm=[500])
     liq.latest = RiskUpdate(0, [px(28500)], [], [FUND], [lots("1")],

@@ -27,6 +27,7 @@ def liquidator() -> Liquidator:
     net = Network(1, Constant(1))
     net.attach(0, lambda batch: None)
     return Liquidator(net, 4, 0, 1, k=[C.k], interval_ns=1, slice_lots=lots("0.5"),
+                      first="takeover",
                       tolerance=0.02, adl_policy="bitmex", last_step="none",
                       taker_fee_ppm=[500])
 

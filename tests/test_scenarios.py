@@ -9,7 +9,8 @@ import attrs
 import pytest
 
 from exsim.config import ConfigError, ScenarioConfig, parse_config
-from exsim.scenarios.paths import IndexPath, csv_path, make_path
+from exsim.scenarios.index_path import IndexPath
+from exsim.scenarios.paths import csv_path, make_path
 
 S = 1_000_000_000
 

@@ -253,7 +253,7 @@ def test_every_mark_method_stays_within_its_clamp_of_the_index(method: str) -> N
     sim = Simulation(cfg)
     summary = sim.run()
     assert summary["complete"] and all(summary["invariants"].values())
-    path = sim.oracle.paths[0]
+    path = sim.paths[0]
     marks = [(t, e[2]) for t, e in sim.recorder.log if e[0] == 7]  # MARK
     assert len(marks) > 100
     tick = 0.1

@@ -24,7 +24,7 @@ BEYOND_DECIMAL = -(10**40)  # beyond decimal128(38, 0) too
 LOG = [
     (0, (DEPOSIT, 100, OVER_INT64)),
     (0, (DEPOSIT, 101, 5)),
-    (0, (MARK, 0, 300_000)),
+    (0, (MARK, 0, 300_000, 300_000)),
     (10, (ACCEPTED, 0, 7, 100, 0, 300_000, 3, 0, 0, 0)),
     (20, (REJECTED, int(Request.CANCEL), 0, BIG_OID, 101, 4)),
     (20, (ACCEPTED, 0, 8, 101, 1, 0, 3, 1, 0, 0)),
@@ -76,7 +76,7 @@ def test_tables_come_in_row_groups_and_keep_the_log_order(tmp_path: Path,
 
     monkeypatch.setattr(tables, "ROW_GROUP", 7)
     log = [(t, (ACCEPTED, 0, t, 100 + t % 3, t % 2, 1000 + t, 1 + t % 5, 0, 0, 0)
-            if t % 4 else (MARK, 0, 900 + t)) for t in range(100)]
+            if t % 4 else (MARK, 0, 900 + t, 0)) for t in range(100)]
     rows = write_tables(log, tmp_path)
     orders = pq.ParquetFile(tmp_path / "orders.parquet")
     assert orders.metadata.num_row_groups > 5 and rows["orders"] == 75

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from exsim.config import parse_config
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, FUNDING, LIQUIDATION
+from exsim.core.events import ADL, FUNDING, FUNDING_RATE, LIQUIDATION
 from exsim.sim import Simulation
 
 RANKED = ("bitmex", "binance", "hyperliquid")
@@ -165,14 +165,17 @@ def test_a_pipelined_liquidator_never_drives_the_fund_below_zero(
 
 
 def test_funding_every_30_s_never_drives_the_fund_below_zero() -> None:
-    """A 15% fall over 30 s with an empty fund, then 15 minutes of funding every 30 s at
-    0.3% interest: the fund holds the longs it took over and owes funding on them.  It
-    used to pay it all and go to -15; it pays what its cash holds, the fee pool the rest."""
-    doc = venue(0.15, 30.0, 0.0, 0.0, "bitmex", ("insurance_fund", "adl"), 2)
+    """A 15% fall over 30 s with a fund of 500, then 15 minutes of funding every 30 s at
+    3% interest: the fund holds the longs it took over (``first = "takeover"``) and owes
+    funding on them, more than its cash.  It used to pay it all and go below zero; it
+    pays what its cash holds, and the fee pool the rest (FUNDING_RATE's rounding < 0)."""
+    doc = venue(0.15, 30.0, 0.0, 500.0, "bitmex", ("insurance_fund", "adl"), 2)
     doc["run"]["duration"] = 900.0
-    doc["funding"] = {"interval_s": 30.0, "interest": 0.003, "cap": 0.01, "clamp": 0.01}
+    doc["funding"] = {"interval_s": 30.0, "interest": 0.03, "cap": 0.05, "clamp": 0.05}
+    doc["liquidation"]["first"] = "takeover"  # the fund holds what it takes: it owes on it
     sim = Simulation(parse_config(doc))
     s = sim.run()
     owed = [e for _, e in sim.recorder.log if e[0] == FUNDING and e[2] < 0 and e[3] < 0]
-    assert s["complete"] and len(owed) >= 2  # the fund paid funding, more than once
+    covered = [e for _, e in sim.recorder.log if e[0] == FUNDING_RATE and e[4] < 0]
+    assert s["complete"] and owed and covered  # the fund paid, and could not pay it all
     assert s["insurance_fund"]["min"] >= 0 and all(s["invariants"].values()), s["invariants"]

@@ -74,6 +74,7 @@ from exsim.core.events import (
 from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.events import Request as RequestKind
 from exsim.core.liquidation import VAULT
+from exsim.core.spot import SpotCore
 from exsim.rng import stream
 
 FEED = "feed"  # token of the feed timer (service timers carry None)
@@ -114,7 +115,8 @@ def owners_of(event: Event) -> tuple[int, ...]:
 class ExchangeActor:
     """See the module docstring.  ``owners`` maps account id -> actor id of its agent."""
 
-    def __init__(self, core: ExchangeCore, net: Network, actor_id: int, *, service_ns: int,
+    def __init__(self, core: ExchangeCore | SpotCore, net: Network, actor_id: int, *,
+                 service_ns: int,
                  recorder: Recorder | None = None, feed: MarketFeed | None = None,
                  feed_interval_ns: int = 100_000_000, account_snapshot_ns: int = 0,
                  liquidator: int | None = None, adl_seed: int = 0,
@@ -124,6 +126,8 @@ class ExchangeActor:
         if feed_interval_ns <= 0:
             raise ValueError(f"feed interval must be > 0 ns, got {feed_interval_ns}")
         self.core = core
+        if isinstance(core, SpotCore) and (liquidator is not None or account_snapshot_ns > 0):
+            raise ValueError("a spot venue has no liquidator and no account snapshots")
         self.net = net
         self.id = actor_id
         self.service_ns = service_ns
@@ -141,9 +145,12 @@ class ExchangeActor:
             net.wake(actor_id, account_snapshot_ns, ACCOUNTS)
         self.feed_pending = False
         self.dirty: set[int] = set()
-        self.last_price: list[int | None] = [None] * len(core.markets)
-        self.index: list[float | None] = [None] * len(core.markets)
-        self.funding_rate: list[int | None] = [None] * len(core.markets)
+        # per symbol, by the symbol's index in the run (a spot venue's follows the perps')
+        width = max(m.index for m in core.markets) + 1
+        self.market_at = {m.index: m for m in core.markets}
+        self.last_price: list[int | None] = [None] * width
+        self.index: list[float | None] = [None] * width
+        self.funding_rate: list[int | None] = [None] * width
         self.liquidator = liquidator
         self.adl_rng = stream(adl_seed, "adl")  # dYdX-style pseudo-random ADL start
         self.adl_policy = adl_policy  # the ranking behind the ADL lights in account snapshots
@@ -163,6 +170,14 @@ class ExchangeActor:
         flight to it (taken off the network, with any other message in flight to it)."""
         arriving = [m for m in self.net.take_pending(self.id) if type(m) in self._appliers]
         return [*self.queue, *arriving]
+
+    @property
+    def perp(self) -> ExchangeCore | None:
+        """The perpetuals' core (marks, funding, liquidation, account snapshots), or None
+        for a spot venue, whose core serves only orders.  (Read from ``core`` each time:
+        a test may wrap the core it serves.)"""
+        core = self.core
+        return None if isinstance(core, SpotCore) else core
 
     def route(self, acct: int, actor_id: int) -> None:
         """Send account ``acct``'s private events to ``actor_id``."""
@@ -198,7 +213,8 @@ class ExchangeActor:
                 self._publish_feed()
                 return
             if msg.token == ACCOUNTS:
-                self.core.snapshot_accounts(self.adl_policy)
+                assert self.perp is not None  # set only for a perpetuals' core
+                self.perp.snapshot_accounts(self.adl_policy)
                 self.net.wake(self.id, self.net.now + self.account_snapshot_ns, ACCOUNTS)
                 return
             self._apply(self.queue.popleft())
@@ -206,11 +222,11 @@ class ExchangeActor:
                 self.net.wake(self.id, self.net.now + self.service_ns)
             else:
                 self.busy = False
-        elif kind is SetMark:
-            if self.core.set_mark(msg.sym, msg.price):
+        elif kind is SetMark and self.perp is not None:
+            if self.perp.set_mark(msg.sym, msg.price, msg.index_ticks):
                 self.index[msg.sym] = msg.index
-        elif kind is SettleFunding:
-            self.core.settle_funding(msg.sym, msg.rate)
+        elif kind is SettleFunding and self.perp is not None:
+            self.perp.settle_funding(msg.sym, msg.rate)
         else:
             self.dropped += 1  # a stray message must not take the exchange down
 
@@ -231,15 +247,24 @@ class ExchangeActor:
         self.core.set_leverage(req.acct, req.sym, req.leverage)
 
     def _liquidate(self, req: Liquidate) -> None:
-        self.core.liquidate(req.acct, req.sym, req.to)
+        if self.perp is None:
+            self.dropped += 1
+            return
+        self.perp.liquidate(req.acct, req.sym, req.to, req.into_book, req.tolerance, req.budget)
         if type(req.sym) is int and 0 <= req.sym < len(self.takeovers):
             self.takeovers[req.sym] += 1
 
     def _deleverage(self, req: Deleverage) -> None:
-        self.core.adl(req.sym, req.policy, req.price, self.adl_rng)
+        if self.perp is None:
+            self.dropped += 1
+        else:
+            self.perp.adl(req.sym, req.policy, req.price, self.adl_rng)
 
     def _socialize(self, req: Socialize) -> None:
-        self.core.socialize(req.sym, req.policy)
+        if self.perp is None:
+            self.dropped += 1
+        else:
+            self.perp.socialize(req.sym, req.policy)
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""
@@ -296,7 +321,8 @@ class ExchangeActor:
 
     def _send_risk(self, events: list[Event]) -> None:
         """Tell the liquidator the marks, the fund, and touched accounts' liquidation prices."""
-        core = self.core
+        core = self.perp
+        assert core is not None  # a liquidator is wired to the perpetuals' exchange only
         touched: dict[int, None] = {}
         marks_moved = False
         for e in events:
@@ -341,7 +367,7 @@ class ExchangeActor:
             return
         now = self.net.now
         for sym in sorted(self.dirty):
-            m = self.core.markets[sym]
+            m = self.market_at[sym]
             book = m.book
             bids, asks = book.depth(DEPTH)
             self.feed.publish(Snapshot(

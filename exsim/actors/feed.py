@@ -43,10 +43,13 @@ class Snapshot:
 class MarketFeed:
     """Per-symbol snapshot history with a read delay."""
 
-    def __init__(self, symbols: int, latency_ns: int) -> None:
-        if latency_ns <= 0:
-            raise ValueError("feed latency must be > 0 ns")
+    def __init__(self, symbols: int, latency_ns: int, lookback_ns: int = 0) -> None:
+        """``lookback_ns``: how far before now a reader may read (the spot index reads
+        the venues its own latency late); older snapshots are dropped."""
+        if latency_ns <= 0 or lookback_ns < 0:
+            raise ValueError("feed latency must be > 0 ns, its lookback >= 0")
         self.latency_ns = latency_ns
+        self.lookback_ns = lookback_ns
         self._times: list[list[int]] = [[] for _ in range(symbols)]
         self._snaps: list[list[Snapshot]] = [[] for _ in range(symbols)]
 
@@ -59,14 +62,14 @@ class MarketFeed:
         snaps = self._snaps[snap.sym]
         snaps.append(snap)
         if len(times) > _PRUNE_AT:  # what no reader at now or later can see any more
-            gone = bisect_right(times, snap.at - self.latency_ns) - 1
+            gone = bisect_right(times, snap.at - self.latency_ns - self.lookback_ns) - 1
             if gone > 0:
                 del times[:gone]
                 del snaps[:gone]
 
     def read(self, sym: int, now: int) -> Snapshot | None:
-        """The latest snapshot of ``sym`` visible at ``now`` (the current instant, or
-        later: earlier ones may be gone), or ``None`` yet."""
+        """The latest snapshot of ``sym`` visible at ``now`` (the current instant, at most
+        ``lookback_ns`` before it, or later: earlier ones may be gone), or ``None`` yet."""
         times = self._times[sym]
         i = bisect_right(times, now - self.latency_ns)
         return self._snaps[sym][i - 1] if i else None

@@ -1,7 +1,7 @@
 """The funding actor: samples the premium index, settles funding at each interval.
 
 Every ``sample_ns`` it reads the latest market snapshot (through the feed, as
-any agent would) and the scenario's index, computes the impact bid and ask
+any agent would) and the index (:mod:`exsim.actors.index`), computes the impact bid and ask
 for ``impact_notional`` of quote from the snapshot's depth, and records one
 premium sample (../shared/reference/mechanics.md 1.1).  At each funding time
 (multiples of ``interval_ns``) it turns the average premium into a rate
@@ -13,16 +13,16 @@ handler on the network (its timers are all it receives), not a trio task.
 from __future__ import annotations
 
 from exsim.actors.feed import MarketFeed
+from exsim.actors.index import Index
 from exsim.actors.messages import SettleFunding
 from exsim.actors.network import Network
 from exsim.core.funding import funding_rate, impact_price, premium
 from exsim.core.units import LinearContract
-from exsim.scenarios.paths import IndexPath
 
 
 class FundingActor:
     def __init__(self, net: Network, actor_id: int, exchange: int, feed: MarketFeed,
-                 paths: list[IndexPath], contracts: list[LinearContract], *, interval_ns: int,
+                 index: Index, contracts: list[LinearContract], *, interval_ns: int,
                  sample_ns: int, interest: float, clamp: float, cap: float,
                  impact_notional: float) -> None:
         if not 0 < sample_ns <= interval_ns:
@@ -31,21 +31,21 @@ class FundingActor:
         self.id = actor_id
         self.exchange = exchange
         self.feed = feed
-        self.paths = paths
+        self.index = index
         self.tick = [float(c.tick_size) for c in contracts]
         self.lot = [float(c.lot_size) for c in contracts]
         self.interval_ns = interval_ns
         self.sample_ns = sample_ns
         self.interest, self.clamp, self.cap = interest, clamp, cap
         self.impact_notional = impact_notional
-        self.samples: list[list[float]] = [[] for _ in paths]
+        self.samples: list[list[float]] = [[] for _ in range(index.symbols)]
         net.attach(actor_id, self.on_batch)
 
     def sample(self, sym: int) -> None:
         snap = self.feed.read(sym, self.net.now)
         if snap is None:
             return
-        index = self.paths[sym].at(self.net.now)
+        index = self.index.at(sym, self.net.now)
         tick, lot = self.tick[sym], self.lot[sym]
         bid = impact_price([(p * tick, q * lot) for p, q in snap.bids], self.impact_notional)
         ask = impact_price([(p * tick, q * lot) for p, q in snap.asks], self.impact_notional)
@@ -72,7 +72,7 @@ class FundingActor:
     def on_batch(self, batch: list[object]) -> None:
         """Its timer (the only message it gets): sample and/or settle, set the next."""
         now = self.net.now
-        for sym in range(len(self.paths)):
+        for sym in range(self.index.symbols):
             if now % self.sample_ns == 0:
                 self.sample(sym)
             if now % self.interval_ns == 0:

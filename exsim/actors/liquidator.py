@@ -58,12 +58,17 @@ from exsim.core.events import ACCEPTED, FILL, REJECTED
 from exsim.core.liquidation import VAULT, LiquidationIndex
 from exsim.core.orders import BUY, IOC, SELL
 
+FIRST_STEPS = ("book", "takeover")
+"""What a liquidation does first: send the position to the book as a liquidation order
+(Binance, Bybit, OKX, Hyperliquid), what does not fill staying with the fund; or hand it
+to the fund whole, which works it out (BitMEX's takeover)."""
+
 
 class Liquidator:
     def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
                  interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str,
                  last_step: str = "adl", backstop: bool = False,
-                 taker_fee_ppm: list[int] | None = None) -> None:
+                 taker_fee_ppm: list[int] | None = None, first: str = "book") -> None:
         if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
             raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
         self.net = net
@@ -78,6 +83,9 @@ class Liquidator:
         self.adl_policy = adl_policy
         self.last_step = last_step  # "adl", "clawback", "oi_funding" or "none"
         self.backstop = backstop
+        if first not in FIRST_STEPS:
+            raise ValueError(f"liquidator: first must be one of {FIRST_STEPS}, got {first!r}")
+        self.into_book = first == "book"
         self.indexes = [LiquidationIndex() for _ in range(symbols)]
         net.attach(actor_id, self.on_batch)  # a handler on the network, not a trio task
         self.latest: RiskUpdate | None = None
@@ -94,6 +102,9 @@ class Liquidator:
         self.reserved: dict[int, tuple[int, int]] = {}
         self.served: list[int] = []
         self.takeovers_sent = [0] * symbols  # Liquidate requests sent, per symbol
+        # the budget of each takeover whose liquidation order the latest update does not
+        # show yet: (sym, its count among that symbol's takeovers) -> (fund, atoms)
+        self.takeover_budgets: dict[tuple[int, int], tuple[int, int]] = {}
 
     def on_batch(self, batch: list[object]) -> None:
         """One instant's risk updates, the funds' own events and the timer, then the next
@@ -103,6 +114,10 @@ class Liquidator:
                 for oid in self.served:  # their fills are in this update's cash
                     self.reserved.pop(oid, None)
                 self.served.clear()
+                for key in [k for k in self.takeover_budgets  # served: in its cash too
+                            if k[1] <= (msg.takeovers[k[0]] if k[0] < len(msg.takeovers)
+                                        else 0)]:
+                    del self.takeover_budgets[key]
                 self._absorb(msg)
             elif isinstance(msg, Events):
                 self._note_served(msg.events)
@@ -175,7 +190,14 @@ class Liquidator:
                     to = (VAULT if self.backstop and update.vault_equity > 0
                           else update.funds[sym])
                     self.takeovers_sent[sym] += 1
-                    return Liquidate(acct, sym, to)
+                    if not self.into_book:
+                        return Liquidate(acct, sym, to)
+                    # the fund's free cash pays a liquidation order below the takeover
+                    # price (the vault holds what it takes: it sends at that price only)
+                    budget = 0 if to == VAULT else max(0, self._free_cash(update, to, sym))
+                    self.takeover_budgets[(sym, self.takeovers_sent[sym])] = (to, budget)
+                    return Liquidate(acct, sym, to, True, round(self.tolerance * 1_000_000),
+                                     budget)
         funds = update.funds
         equity: dict[int, int] = {}  # each fund's equity at the marks
         for sym, qty in enumerate(update.fund_qty):
@@ -209,7 +231,7 @@ class Liquidator:
             # the worst price the fund's cash can pay for, fee included (at the worst
             # price the tolerance allows), capped by the tolerance; with too little
             # cash for the fee, ``give`` < 0: only a fill better than the entry will do
-            cash -= sum(draw for f, draw in self.reserved.values() if f == fund)
+            cash = self._free_cash(update, fund, sym)
             worst = entry * (1 + self.tolerance)
             fee = lots * self.k[sym] * worst * self.taker_fee_ppm[sym] / 1_000_000
             room = (max(cash, 0) - fee) / (lots * self.k[sym])
@@ -223,6 +245,12 @@ class Liquidator:
                                                                    lots, price))
             return Submit(fund, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
         return None
+
+    def _free_cash(self, update: RiskUpdate, fund: int, sym: int) -> int:
+        """A fund's cash less what its orders in flight may still spend."""
+        return (update.fund_cash[sym]
+                - sum(draw for f, draw in self.reserved.values() if f == fund)
+                - sum(draw for f, draw in self.takeover_budgets.values() if f == fund))
 
     def _taking_over(self, update: RiskUpdate, syms: list[int]) -> bool:
         """Has a takeover in one of ``syms`` been sent that ``update`` does not show yet?"""

@@ -54,11 +54,16 @@ class SetLeverage:
 @attrs.define(slots=True)
 class Liquidate:
     """From the liquidator: take this position over into ``to`` (the insurance fund that
-    covers ``sym``, or the vault, -2; ``None``: that fund); the exchange re-checks it."""
+    covers ``sym``, or the vault, -2; ``None``: that fund); the exchange re-checks it.
+    With ``into_book``, the part taken over goes straight to the book as a liquidation
+    order, as far as ``tolerance`` (ppm) worse while ``budget`` atoms pay for it."""
 
     acct: int
     sym: int
     to: int | None = None
+    into_book: bool = False
+    tolerance: int = 0
+    budget: int = 0
 
 
 @attrs.define(slots=True)
@@ -108,12 +113,14 @@ class RiskUpdate:
 class SetMark:
     """From the oracle: control plane, applied on arrival rather than queued behind orders.
 
-    ``index`` (quote currency) rides along so that market-data snapshots show it.
+    ``index`` (quote currency) rides along so that market-data snapshots show it, and
+    ``index_ticks`` (rounded to the tick; 0: none) so that the MARK event records it.
     """
 
     sym: int
     price: int
     index: float | None = None
+    index_ticks: int = 0
 
 
 @attrs.define(slots=True)

@@ -1,6 +1,7 @@
-"""The mark-price oracle: index from the scenario, basis from the book, mark to the exchange.
+"""The mark-price oracle: the index, the basis from the book, the mark to the exchange.
 
-Every ``interval_ns`` it reads the index path at now and the latest market
+Every ``interval_ns`` it reads the index (:mod:`exsim.actors.index`: the scenario's
+path, or the spot venues' prices as it sees them) at now and the latest market
 snapshot (as any agent would, through the feed), updates an exponential
 moving average of the basis ``mid - index`` (half-life ``halflife_ns``) and
 computes the mark by one of the methods of :mod:`exsim.core.markprice`
@@ -13,19 +14,19 @@ never awaits anything but its timer.
 from __future__ import annotations
 
 from exsim.actors.feed import MarketFeed
+from exsim.actors.index import Index
 from exsim.actors.messages import SetMark
 from exsim.actors.network import Network
 from exsim.core.funding import RATE_SCALE
 from exsim.core.markprice import clamp_to_index, ema_alpha, funding_basis_price, median3
 from exsim.core.units import LinearContract
-from exsim.scenarios.paths import IndexPath
 
 METHODS = ("ema_basis", "median3", "fair")
 
 
 class Oracle:
     def __init__(self, net: Network, actor_id: int, exchange: int, feed: MarketFeed,
-                 paths: list[IndexPath], contracts: list[LinearContract], *, interval_ns: int,
+                 index: Index, contracts: list[LinearContract], *, interval_ns: int,
                  halflife_ns: int, clamp: float, method: str = "ema_basis",
                  funding_interval_ns: int = 8 * 3600 * 10**9) -> None:
         if clamp < 0 or method not in METHODS:
@@ -36,20 +37,20 @@ class Oracle:
         self.id = actor_id
         self.exchange = exchange
         self.feed = feed
-        self.paths = paths
+        self.index = index
         self.tick = [float(c.tick_size) for c in contracts]
         self.interval_ns = interval_ns
         self.alpha = ema_alpha(interval_ns, halflife_ns)
         self.clamp = clamp
         self.method = method
         self.funding_interval_ns = funding_interval_ns
-        self.basis = [0.0] * len(paths)
+        self.basis = [0.0] * index.symbols
         net.attach(actor_id, self.on_batch)
 
     def mark_ticks(self, sym: int) -> tuple[int, float]:
         """Update the basis EMA for ``sym`` and return (mark in ticks, index)."""
         now = self.net.now
-        index = self.paths[sym].at(now)
+        index = self.index.at(sym, now)
         tick = self.tick[sym]
         snap = self.feed.read(sym, now)
         if snap is not None and snap.mid is not None:
@@ -76,6 +77,7 @@ class Oracle:
         self.start()
 
     def publish(self) -> None:
-        for sym in range(len(self.paths)):
+        for sym in range(self.index.symbols):
             mark, index = self.mark_ticks(sym)
-            self.net.send(self.id, self.exchange, SetMark(sym, mark, index))
+            self.net.send(self.id, self.exchange,
+                          SetMark(sym, mark, index, max(0, round(index / self.tick[sym]))))

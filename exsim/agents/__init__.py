@@ -1,6 +1,7 @@
 """Built-in strategies, by the short names a config can use in ``[[agents]] class``."""
 
 from exsim.agents.arbitrageur import Arbitrageur
+from exsim.agents.informed import InformedTrader
 from exsim.agents.leveraged import LeveragedTrader
 from exsim.agents.market_maker import MarketMaker
 from exsim.agents.noise import NoiseTrader
@@ -12,7 +13,8 @@ BUILTIN = {
     "leveraged": LeveragedTrader,
     "arbitrageur": Arbitrageur,
     "shock": ShockAgent,
+    "informed": InformedTrader,
 }
 
-__all__ = ["BUILTIN", "Arbitrageur", "LeveragedTrader", "MarketMaker", "NoiseTrader",
-           "ShockAgent"]
+__all__ = ["BUILTIN", "Arbitrageur", "InformedTrader", "LeveragedTrader", "MarketMaker",
+           "NoiseTrader", "ShockAgent"]

@@ -36,6 +36,7 @@ class NoiseTrader(Agent):
             return
         placed: deque[tuple[int, int]] = deque()  # (simulated ns, oid), oldest first
         rng = ctx.rng
+        sym = ctx.home
         while True:
             await ctx.sleep(rng.expovariate(p["rate"]))
             ctx.drain_events()
@@ -43,21 +44,21 @@ class NoiseTrader(Agent):
             while placed and placed[0][0] <= horizon:
                 _, oid = placed.popleft()
                 if ctx.live(oid):
-                    ctx.cancel(oid)
-            snap = ctx.market()
+                    ctx.cancel(oid, sym=sym)
+            snap = ctx.market(sym)
             if snap is None or snap.mark is None:
                 continue
             side = rng.randrange(2)
             qty = 1 + int(rng.expovariate(1 / max(p["mean_lots"], 1e-9)))
             if rng.random() < p["p_market"]:
-                ctx.submit(side, qty, order_type=MARKET)
+                ctx.submit(side, qty, order_type=MARKET, sym=sym)
                 continue
             offset = int(rng.expovariate(1 / max(p["mean_offset_ticks"], 1e-9)))
             if rng.random() < p["p_ioc"]:  # through the far touch
                 far = (snap.best_ask if side == BUY else snap.best_bid) or snap.mark
                 price = far + offset if side == BUY else max(1, far - offset)
-                ctx.submit(side, qty, price, tif=IOC)
+                ctx.submit(side, qty, price, tif=IOC, sym=sym)
             else:  # behind the near touch
                 near = (snap.best_bid if side == BUY else snap.best_ask) or snap.mark
                 price = near - offset if side == BUY else near + offset
-                placed.append((ctx.now, ctx.submit(side, qty, max(1, price))))
+                placed.append((ctx.now, ctx.submit(side, qty, max(1, price), sym=sym)))

@@ -36,6 +36,6 @@ class ShockAgent(Agent):
         for i in range(slices):
             qty = total // slices + (1 if i < total % slices else 0)
             if qty:
-                ctx.submit(side, qty, order_type=MARKET)
+                ctx.submit(side, qty, order_type=MARKET, sym=ctx.home)
             if i + 1 < slices:
                 await ctx.sleep(p["every_s"])

@@ -56,12 +56,14 @@ from exsim.core.liquidation import (
     ALL_TO_FUND,
     FUND,
     FUND_SCOPES,
+    LIQUIDATION_ORDER,
     SHARED,
     VAULT,
     LiquidationRules,
     fund_account,
     is_liquidatable,
     liquidation_fee,
+    liquidation_order_limit,
     step_lots,
 )
 from exsim.core.margin import (
@@ -176,6 +178,7 @@ class ExchangeCore:
         # how a liquidation step is sized and who keeps the liquidated part's margin
         self.liquidation_rules = liquidation if liquidation is not None else LiquidationRules()
         self.events: list[ev.Event] = []
+        self.liquidation_orders = 0  # liquidation orders sent to the book so far
 
     # ================================================================== lookups
     def market(self, sym: object) -> Market | None:
@@ -246,16 +249,21 @@ class ExchangeCore:
         self.events.append((ev.DEPOSIT, acct.id, -amount))
         return True
 
-    def set_mark(self, sym: Arg[int | str], price: Arg[int]) -> bool:
-        """Set a symbol's mark price (ticks), the price every margin figure uses."""
+    def set_mark(self, sym: Arg[int | str], price: Arg[int], index: Arg[int] = 0) -> bool:
+        """Set a symbol's mark price (ticks), the price every margin figure uses.
+
+        ``index`` (ticks, rounded; 0: not given) is the index the mark was made from,
+        recorded beside it so that a run's log says where the index went (with an index
+        from spot venues, nothing else does).
+        """
         m = self.market(sym)
         if m is None:
             return self._reject(int(ev.Request.MARK), sym, None, None, Reject.UNKNOWN_SYMBOL)
         p = _on_grid(price, m.spec.contract.tick_size)
-        if p is None:
+        if p is None or not _is_int(index) or not 0 <= index < MAX_UNITS:
             return self._reject(int(ev.Request.MARK), sym, None, None, Reject.BAD_PRICE)
         m.mark = p
-        self.events.append((ev.MARK, m.index, p))
+        self.events.append((ev.MARK, m.index, p, int(index)))
         return True
 
     def _settings_target(self, req: int, acct_id: object, sym: object
@@ -476,7 +484,8 @@ class ExchangeCore:
                 self._forget_resting(pos, o[0], o[2], o[3], o[4])
                 self.events.append((CANCELLED, sym, o[0], acct.id, o[4], reason))
 
-    def liquidate(self, acct_id: Arg[int], sym: Arg[int | str], to: Arg[int | None] = None
+    def liquidate(self, acct_id: Arg[int], sym: Arg[int | str], to: Arg[int | None] = None,
+                  into_book: Arg[bool] = False, tolerance: Arg[int] = 0, budget: Arg[int] = 0
                   ) -> bool:
         """One liquidation step: take (part of) a position under maintenance over.
 
@@ -538,6 +547,9 @@ class ExchangeCore:
         elif not _is_int(to) or to not in (self.fund_ids[m.index], VAULT):  # another's fund
             return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
         to = int(to)
+        if (not isinstance(into_book, bool) or not _is_int(tolerance) or not _is_int(budget)
+                or not 0 <= tolerance < PPM or budget < 0):
+            return self._reject(req, m.index, None, acct.id, Reject.BAD_REQUEST)
         if not is_liquidatable(acct, pos, self.markets):
             return self._reject(req, m.index, None, acct.id, Reject.NOT_LIQUIDATABLE)
         price = position_bankruptcy_price(acct, m.index, self.markets)
@@ -588,7 +600,28 @@ class ExchangeCore:
                                else (ev.VAULT_TRANSFER, m.index, acct.id, fee))
         if acct.wallet < 0:  # a deficit the prices could not carry: bad debt once flat
             self._cover_bad_debt(m.index, acct)
+        if into_book:
+            self._liquidation_order(taker, tpos, m, part, at, int(tolerance),
+                                    min(int(budget), max(taker.wallet, 0)))
         return True
+
+    def _liquidation_order(self, taker: Account, tpos: Position, m: Market, part: int,
+                           at: int, tolerance: int, budget: int) -> None:
+        """The liquidation order into the book: the part just taken over, sold (or bought
+        back) by its taker-over at once, reduce-only IOC, at ``at`` or as far as
+        ``tolerance`` (ppm) worse while ``budget`` atoms of its cash pay for the difference
+        (:func:`~exsim.core.liquidation.liquidation_order_limit`).  What does not fill
+        stays with the taker-over, as a takeover would.  Its order id has
+        :data:`~exsim.core.liquidation.LIQUIDATION_ORDER` set."""
+        held = tpos.qty
+        if not held or (held > 0) != (part > 0):  # the takeover netted against its position
+            return
+        lots = min(abs(part), abs(held))
+        limit = liquidation_order_limit(held, tpos.cost, lots, at, m.k, m.taker_fee,
+                                        tolerance, budget)
+        self.liquidation_orders += 1
+        self._submit(taker.id, m.index, LIQUIDATION_ORDER | self.liquidation_orders,
+                     SELL if held > 0 else BUY, lots, limit, LIMIT, IOC, True, None)
 
     def _cover_bad_debt(self, sym: int, acct: Account) -> None:
         """An account left flat with negative equity (it closed beyond bankruptcy before

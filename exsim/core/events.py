@@ -39,6 +39,7 @@ class Kind(IntEnum):
     FUND = 15
     SOCIALIZED = 16
     VAULT_TRANSFER = 17
+    SPOT_DEPOSIT = 18
 
 
 class Request(IntEnum):
@@ -77,6 +78,7 @@ ADL: Final = 14
 FUND: Final = 15
 SOCIALIZED: Final = 16
 VAULT_TRANSFER: Final = 17
+SPOT_DEPOSIT: Final = 18
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -90,7 +92,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     AMENDED: ("sym", "oid", "acct", "price", "leaves", "old_leaves", "kept_priority"),
     # amount < 0 is a withdrawal
     DEPOSIT: ("acct", "amount"),
-    MARK: ("sym", "price"),
+    # the mark, and the index it was made from (ticks, rounded; 0: none given)
+    MARK: ("sym", "price", "index"),
     LEVERAGE: ("sym", "acct", "leverage", "isolated"),
     # amount > 0 moves cash from the wallet into the isolated position, < 0 back
     ISOLATED_MARGIN: ("sym", "acct", "amount"),
@@ -120,6 +123,8 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # cash into the backstop vault: its capital (acct -2) or a liquidated account's leftover
     # margin or fee
     VAULT_TRANSFER: ("sym", "acct", "amount"),
+    # cash (atoms) and coin (lots) paid into an account at a spot venue (sym: the venue's)
+    SPOT_DEPOSIT: ("sym", "acct", "cash", "coin"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -64,6 +64,40 @@ def fund_account(sym: int, scope: str = SHARED) -> int:
     return FUND if scope == SHARED or sym == 0 else VAULT - sym
 
 
+LIQUIDATION_ORDER = 1 << 62
+"""Bit set in the order id of a liquidation order the core sends to the book (the
+taker-over's reduce-only IOC right after a takeover): its fills are the part of a
+liquidation that the market absorbed.  Agents' order ids stay below it (``id << 32 | n``)."""
+
+
+def liquidation_order_limit(held: int, cost: int, lots: int, at: int, k: int,
+                            taker_fee: int, tolerance: int, budget: int) -> int:
+    """The limit of a liquidation order closing ``lots`` of a position of ``held`` lots
+    (signed) and cost basis ``cost`` (atoms), taken over at ``at`` (ticks).
+
+    At most ``tolerance`` (ppm of ``at``) worse than ``at``, and no worse than where
+    the fill's loss against the position's cost basis plus its taker fee (``taker_fee``
+    ppm) could exceed ``budget`` atoms, as clearing computes them
+    (:func:`~exsim.core.clearing.apply_trade`): so the fund's cash pays the
+    difference, never more than it has.  With no budget for the fee it asks for a
+    better price than ``at`` (as the liquidator's work-out slices do).  Exact integers.
+
+    For a sale at ``L``: the loss is ``removed - lots L k``, the fee at most
+    ``lots L k f + 1`` (f = fee / PPM, rounded up; exactly 0 without a fee), so
+    ``L >= (removed + 1 - budget) / (lots k (1 - f))`` keeps their sum within the
+    budget; a buy-back mirrors it.
+    """
+    closing = -lots if held > 0 else lots
+    removed = -((cost * closing) // held)  # the cost basis the lots take with them
+    unit = lots * k
+    rounding = 1 if taker_fee else 0  # a fee is rounded up by less than one atom
+    if held > 0:  # sell: no lower than this
+        by_budget = ceil_div((removed + rounding - budget) * PPM, unit * (PPM - taker_fee))
+        return max(1, at - at * tolerance // PPM, by_budget)
+    by_budget = (budget - rounding - removed) * PPM // (unit * (PPM + taker_fee))  # buy
+    return max(1, min(at + at * tolerance // PPM, by_budget))
+
+
 FULL, TIERS, FRACTION = "full", "tiers", "fraction"
 MODES = (FULL, TIERS, FRACTION)
 """How much of a position one liquidation step takes: all of it (Binance, BitMEX), down

@@ -187,11 +187,13 @@ class _Points(list[tuple[int, int, float]]):
 
 def series(log: Iterable[tuple[int, Event]], k: list[int], cash_atom: float,
            tick: list[float], lot: list[float], funds: Sequence[int] | None = None,
-           sink: Callable[[str, int, int, float], None] | None = None
-           ) -> dict[str, list[tuple[int, int, float]]]:
+           sink: Callable[[str, int, int, float], None] | None = None,
+           spot_tick: Sequence[float] = ()) -> dict[str, list[tuple[int, int, float]]]:
     """Time series for plots, as ``(time ns, sym, value)`` rows in quote units.
 
-    ``mark``, ``last`` (trade prices), ``fund`` (the funds' total cash, sym -1), ``oi``
+    ``mark``, ``index`` (the index each mark was made from), ``last`` (trade prices;
+    ``spot_last`` for the spot venues, symbols after the perpetuals, whose tick sizes are
+    ``spot_tick``), ``fund`` (the funds' total cash, sym -1), ``oi``
     (open interest in base units), ``fund_to_oi`` (that cash over open-interest notional
     at each mark, sym -1), ``liquidation``/``adl`` (1 per event), ``draw``/``contribution``
     (fund cash flows); with per-symbol funds (``funds`` as in :func:`waterfall`, more
@@ -199,8 +201,8 @@ def series(log: Iterable[tuple[int, Event]], k: list[int], cash_atom: float,
     With ``sink``, each point goes to ``sink(name, time, sym, value)`` as it is found and
     the lists stay empty: a long run's plots in bounded memory.
     """
-    names = ["mark", "last", "fund", "oi", "fund_to_oi", "liquidation", "adl", "draw",
-             "contribution"]
+    names = ["mark", "index", "last", "spot_last", "fund", "oi", "fund_to_oi", "liquidation",
+             "adl", "draw", "contribution"]
     per_symbol = funds is not None and len(set(funds)) > 1
     if per_symbol:
         names.append("symbol_fund")
@@ -224,11 +226,16 @@ def series(log: Iterable[tuple[int, Event]], k: list[int], cash_atom: float,
         if kind == MARK:
             marks[e[1]] = e[2]
             out["mark"].append((at, e[1], e[2] * tick[e[1]]))
+            if e[3]:
+                out["index"].append((at, e[1], e[3] * tick[e[1]]))
             notional = sum(oi[s] * (marks[s] or 0) * k[s] for s in range(len(k)))
             if notional > 0:
                 out["fund_to_oi"].append((at, -1, cash / notional))
         elif kind == FILL:
             sym, price, qty = e[1], e[2], e[3]
+            if sym >= len(k):  # a spot venue: its price, no open interest
+                out["spot_last"].append((at, sym, price * spot_tick[sym - len(k)]))
+                continue
             dq = qty if e[6] == 0 else -qty
             move(e[5], sym, dq)
             move(e[8], sym, -dq)

@@ -63,7 +63,7 @@ def recover(directory: Path) -> dict[str, Any] | None:
         if not (directory / "series.parquet").exists():  # else the run's own, with the index
             writer = SeriesWriter(directory, None)
             series(reader.events(), meta["k"], atom, meta["tick"], meta["lot"], funds,
-                   sink=writer.add)
+                   sink=writer.add, spot_tick=meta.get("spot_tick", ()))
             writer.close()
         reason = before.get("reason") or RUNNING
         flows["insurance_fund"].pop("end_atoms", None)

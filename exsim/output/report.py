@@ -101,8 +101,8 @@ def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
     out: dict[str, tuple[list[float], list[float]]] = {}
     for name, t, sym, value in zip(data["name"], data["time_ns"], data["sym"], data["value"],
                                    strict=True):
-        if sym > 0:
-            continue  # the first symbol (and the account-wide series, sym -1)
+        if sym > 0 and name != "spot_last":
+            continue  # the first symbol (and the account-wide series, sym -1; spot venues)
         xs, ys = out.setdefault(name, ([], []))
         xs.append(t / 1e9)
         ys.append(value)
@@ -121,10 +121,19 @@ def _run_plots(d: Path) -> list[str]:
     empty: tuple[list[float], list[float]] = ([], [])
     names = []
     fig, ax = plt.subplots(figsize=(9, 3.5))
-    for name, style in (("index", "-"), ("mark", "-"), ("last", ".")):
+    for name, style, label in (("fundamental", ":", "fundamental"), ("index", "-", "index"),
+                               ("mark", "-", "mark"), ("last", ".", "last trade"),
+                               ("spot_last", ",", "spot trades")):
         xs, ys = s.get(name, empty)
-        ax.plot(xs, ys, style, label=name, markersize=1.5, linewidth=1)
-    ax.set(xlabel="simulated seconds", ylabel="price", title="Index, mark and last trade")
+        if xs:
+            ax.plot(xs, ys, style, label=label, markersize=1.5, linewidth=1)
+    liquidated = s.get("liquidation", empty)[0]
+    if liquidated:
+        marks = s.get("mark", empty)
+        ax.scatter(liquidated, [_at(*marks, t) for t in liquidated], s=10, marker="v",
+                   color="tab:red", label="liquidation", zorder=3)
+    ax.set(xlabel="simulated seconds", ylabel="price",
+           title="Fundamental, index, mark and last trade")
     ax.legend()
     names.append(_save(fig, d / "prices.png"))
 

@@ -46,19 +46,20 @@ from exsim.core.events import (
     MARK,
     REJECTED,
     SOCIALIZED,
+    SPOT_DEPOSIT,
     VAULT_TRANSFER,
     Event,
     Kind,
 )
 from exsim.output.eventlog import scan_wide
-from exsim.scenarios.paths import IndexPath
+from exsim.scenarios.index_path import IndexPath
 
 TABLES: dict[str, tuple[int, ...]] = {
     "trades": (FILL,),
     "orders": (ACCEPTED, REJECTED, CANCELLED, AMENDED),
     "marks": (MARK,),
     "funding": (FUNDING_RATE, FUNDING),
-    "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN),
+    "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN, SPOT_DEPOSIT),
     "account_snapshots": (ACCOUNT,),
     "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED, VAULT_TRANSFER),
 }
@@ -190,9 +191,9 @@ def write_tables(log: Iterable[tuple[int, Event]], out: Path,
 class SeriesWriter:
     """``series.parquet``: the run's time series for plots (name, time, sym, value), streamed.
 
-    :func:`exsim.output.metrics.series` hands it each point (``add``); the index is
-    sampled at every mark time, from the scenario's path (``paths``; ``None``: no index
-    rows, as when a killed run's log is recovered without its scenario).  It keeps the
+    :func:`exsim.output.metrics.series` hands it each point (``add``); the fundamental
+    value is sampled at every mark time, from the scenario's path (``paths``; ``None``:
+    no such rows, as when a killed run's log is recovered without its scenario).  It keeps the
     lowest and the last ``fund_to_oi`` ratio for the summary.
     """
 
@@ -212,7 +213,7 @@ class SeriesWriter:
         syms.append(sym)
         values.append(float(value))
         if name == "mark" and self.paths is not None:
-            names.append("index")
+            names.append("fundamental")
             times.append(t)
             syms.append(sym)
             values.append(self.paths[sym].at(t))

@@ -9,35 +9,17 @@ from __future__ import annotations
 
 import csv
 import math
-from bisect import bisect_right
+from pathlib import Path
 
 from exsim.config import ConfigError, ScenarioConfig
 from exsim.core.engine import MAX_UNITS
 from exsim.core.units import LinearContract
 from exsim.rng import stream
+from exsim.scenarios.candles import candle_path, read_candles, window
+from exsim.scenarios.index_path import IndexPath
 from exsim.timeunits import NS_PER_S
 
 SECONDS_PER_YEAR = 365.25 * 86400
-
-
-class IndexPath:
-    """Prices at ``times_ns`` (ascending, starting at 0), linear in between, flat after."""
-
-    def __init__(self, times_ns: list[int], prices: list[float]) -> None:
-        if not times_ns or times_ns[0] != 0 or len(times_ns) != len(prices):
-            raise ValueError("an index path needs matching times and prices starting at t=0")
-        if any(p <= 0 for p in prices):
-            raise ValueError("index prices must be > 0")
-        self.times_ns = times_ns
-        self.prices = prices
-
-    def at(self, t_ns: int) -> float:
-        i = bisect_right(self.times_ns, t_ns) - 1
-        if i >= len(self.times_ns) - 1:
-            return self.prices[-1]
-        t0, t1 = self.times_ns[i], self.times_ns[i + 1]
-        p0, p1 = self.prices[i], self.prices[i + 1]
-        return p0 + (p1 - p0) * (t_ns - t0) / (t1 - t0)
 
 
 def gbm(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
@@ -141,6 +123,12 @@ def make_path(cfg: ScenarioConfig, duration_s: float, seed: int) -> IndexPath:
             return flash_crash(cfg, duration_s)
         if cfg.kind == "csv":
             return csv_path(cfg.csv)
+        if cfg.kind == "candles":
+            rows = window(read_candles(Path(cfg.candles)), cfg.candles_start, duration_s,
+                          "scenario.candles_start")
+            scale = cfg.start_price / rows[0].open if cfg.rescale else 1.0
+            return candle_path(rows, int(cfg.step_s), stream(seed, "scenario", "candles"),
+                               scale)
         return IndexPath([0], [cfg.start_price])
     except (OverflowError, ValueError) as exc:  # exp() overflowed, or a price reached 0
         raise ConfigError(f"scenario: the {cfg.kind} index path cannot be computed ({exc}); "

@@ -113,8 +113,8 @@ class SimExchange:
         if steer_index:
             for sym in range(len(self.sim.specs)):
                 # from the scenario's own first value, which set the mark at t = 0
-                steered = SteeredIndex(self.sim.oracle.paths[sym].at(0), lambda: self.net.now)
-                self.sim.oracle.paths[sym] = steered  # the funding actor shares this list
+                steered = SteeredIndex(self.sim.paths[sym].at(0), lambda: self.net.now)
+                self.sim.paths[sym] = steered  # the scripted index and funding share this list
                 self.indexes.append(steered)
         self._nursery: trio.Nursery | None = None
         self._seen = 0  # recorder log entries already offered to a wait

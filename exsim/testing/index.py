@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
-from exsim.scenarios.paths import IndexPath
+from exsim.scenarios.index_path import IndexPath
 from exsim.timeunits import NS_PER_S
 
 
