@@ -184,6 +184,21 @@ DOCS: dict[str, str] = {
                    "covers a loss beyond a position's margin.",
     "liquidation.enabled": "Run the liquidator; `false`: nothing takes over under-margined "
                            "accounts.",
+    "liquidation.adl_trigger": "When ADL may run. `mtm`: the fund's equity with its position "
+                               "at the mark is below zero; `realised`: valued at the price it "
+                               "could close at now (the best bid for a long), so ADL waits "
+                               "until a deficit would really be booked.",
+    "liquidation.adl_sizing": "How much one ADL round closes. `fund_first` (Binance: the "
+                              "insurance fund first): only the lots the fund's equity cannot "
+                              "carry; `all`: its whole position (the winners carry all of "
+                              "it); `pro_rata`: the `fund_first` lots spread over every "
+                              "winner by position size instead of down the ranking.",
+    "liquidation.max_fund_notional": "Binance's cap on the fund's position: what it holds "
+                                     "beyond this notional (quote) is deleveraged, short or "
+                                     "not; `0`: no cap.",
+    "liquidation.vault_haircut": "The backstop vault takes over only what leaves its equity "
+                                 "at the mark at least this share of its positions' "
+                                 "notional; what it cannot carry goes on to the fund.",
     "liquidation.first": "What a liquidation does first. `book`: the position (or the "
                          "step) goes to the book as a reduce-only IOC at its bankruptcy "
                          "price, or as far as `tolerance` worse while the fund's cash pays, "

@@ -48,6 +48,7 @@ from exsim.core.adl import POLICIES as ADL_POLICIES
 from exsim.core.adl import Candidate, allocate, deleverage_queue, quantiles
 from exsim.core.book import INF, NO_FILLS, OrderBook
 from exsim.core.clearing import Ledger, apply_trade
+from exsim.core.deleverage import lots_to_close, pro_rata
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
@@ -570,6 +571,8 @@ class ExchangeCore:
         # at BP hands it to the taker-over (all_to_fund); trading at the mark leaves it
         # with the trader, who pays the policy's fee out of it below.
         at = price if bankrupt or rules.fee_policy == ALL_TO_FUND else mark
+        if to == VAULT and not self._vault_carries(m, part, at):
+            to = self.fund_ids[m.index]  # what the vault cannot carry goes on to the fund
         taker = self.accounts.get(to)
         if taker is None:
             taker = self.accounts[to] = Account(to)
@@ -604,6 +607,22 @@ class ExchangeCore:
             self._liquidation_order(taker, tpos, m, part, at, int(tolerance),
                                     min(int(budget), max(taker.wallet, 0)))
         return True
+
+    def _vault_carries(self, m: Market, part: int, at: int) -> bool:
+        """Would the vault, taking ``part`` lots over at ``at``, keep an equity at the marks
+        of at least ``vault_haircut`` of its positions' notional there?  (Its equity
+        changes by the part's value at the mark beyond ``at``.)"""
+        vault = self.accounts.get(VAULT)
+        mark = m.mark or 0
+        equity = (0 if vault is None else self.account_equity(VAULT)) + part * (mark - at) * m.k
+        notional = 0
+        for pos in ([] if vault is None else vault.positions.values()):
+            pm = self.markets[pos.sym]
+            qty = pos.qty + (part if pos.sym == m.index else 0)
+            notional += abs(qty) * (pm.mark or 0) * pm.k
+        if vault is None or m.index not in vault.positions:
+            notional += abs(part) * mark * m.k
+        return equity >= 0 and equity * PPM >= self.liquidation_rules.vault_haircut * notional
 
     def _liquidation_order(self, taker: Account, tpos: Position, m: Market, part: int,
                            at: int, tolerance: int, budget: int) -> None:
@@ -681,12 +700,21 @@ class ExchangeCore:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_PRICE)
         if policy not in ADL_POLICIES:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
-        if self.fund_equity(m.index) >= 0:
+        rules = self.liquidation_rules
+        mark = m.mark
+        value = mark if rules.adl_trigger == "mtm" else self._close_price(m, fpos.qty)
+        other = self.account_equity(fund.id) - fpos.upnl(mark, m.k)  # the rest, at marks
+        need = lots_to_close(fpos.qty, fpos.cost, other, value, m.k, rules.adl_sizing, mark,
+                             rules.max_fund_notional)
+        if not need:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
         ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, entry, rng)
-        allocation = allocate(ordered, abs(fpos.qty))
+        allocation = (pro_rata(ordered, need) if rules.adl_sizing == "pro_rata"
+                      else allocate(ordered, need))
         if not allocation:  # nobody on the other side (in profit there, if ranked)
             return self._reject(req, m.index, None, fund.id, Reject.NO_COUNTERPARTY)
+        self.events.append((ev.ADL_ROUND, m.index, fund.id,
+                            other + fpos.qty * value * m.k - fpos.cost, need))
         for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
             pos = acct.positions[m.index]
@@ -699,6 +727,18 @@ class ExchangeCore:
             if acct.wallet < 0:  # a loser closed beyond its own bankruptcy
                 self._cover_bad_debt(m.index, acct)
         return True
+
+    @staticmethod
+    def _close_price(m: Market, qty: int) -> int:
+        """Where a position of ``qty`` could be closed now: the best bid (a long) or ask
+        (a short); with that side empty, the mark beyond its market band (10% without)."""
+        mark = m.mark or 0
+        band = m.band if m.band is not None else PPM // 10
+        if qty > 0:
+            bid = m.book.best_bid
+            return bid if bid > 0 else max(1, mark * (PPM - band) // PPM)
+        ask = m.book.best_ask
+        return ask if ask < INF else -(-mark * (PPM + band) // PPM)
 
     def socialize(self, sym: Arg[int | str], policy: Arg[str]) -> bool:
         """Spread the fund's deficit over traders, as the alternative last step to ADL.

@@ -40,6 +40,7 @@ class Kind(IntEnum):
     SOCIALIZED = 16
     VAULT_TRANSFER = 17
     SPOT_DEPOSIT = 18
+    ADL_ROUND = 19
 
 
 class Request(IntEnum):
@@ -79,6 +80,7 @@ FUND: Final = 15
 SOCIALIZED: Final = 16
 VAULT_TRANSFER: Final = 17
 SPOT_DEPOSIT: Final = 18
+ADL_ROUND: Final = 19
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -125,6 +127,10 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     VAULT_TRANSFER: ("sym", "acct", "amount"),
     # cash (atoms) and coin (lots) paid into an account at a spot venue (sym: the venue's)
     SPOT_DEPOSIT: ("sym", "acct", "cash", "coin"),
+    # one ADL round, before its ADL events: the fund's equity at the trigger's valuation
+    # (atoms, < 0 unless the round closes what is over the fund's position cap) and the
+    # lots the round must close
+    ADL_ROUND: ("sym", "fund", "equity", "lots"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {
