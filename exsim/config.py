@@ -180,6 +180,9 @@ class LiquidationConfig:
     # the backstop vault takes over only what leaves its equity at the mark at least this
     # share of its positions' notional; the rest goes on to the fund
     vault_haircut: float = 0.1
+    # clawback/oi_funding: collect a booked deficit at once (0) or at multiples of this
+    # many seconds (OKX's clawback ran once per settlement)
+    socialize_every_s: float = 0.0
 
     def rules(self, contract: LinearContract) -> LiquidationRules:
         """The core's integer rules (ppm rates, atoms of notional), with only the
@@ -194,6 +197,7 @@ class LiquidationConfig:
                                 adl_trigger=self.adl_trigger, adl_sizing=self.adl_sizing,
                                 max_fund_notional=contract.cash_to_atoms(self.max_fund_notional),
                                 vault_haircut=rate_ppm(self.vault_haircut, "vault_haircut"),
+                                book_deficits=self.steps[-1] in ("clawback", "oi_funding"),
                                 **sizes)
 
 
@@ -274,6 +278,7 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap",
              "oracle.index_outlier", "oracle.index_stale_s", "spot.weight"}
 _NON_NEGATIVE = {"liquidation.max_fund_notional", "liquidation.vault_haircut",
+                 "liquidation.socialize_every_s",
                  "run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_latency_ms",
                  "agents.coin", "agents.hedge_cash", "agents.hedge_coin", "spot.service_us",
                  "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
@@ -487,6 +492,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     "a 'backstop' step needs a vault with capital > 0")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
+    if config.liquidation.vault_haircut >= 1:
+        raise _fail(source, "liquidation.vault_haircut", "must be below 1")
     _check_liquidation(config.liquidation, data.get("liquidation", {}), contract, source)
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")

@@ -196,6 +196,11 @@ DOCS: dict[str, str] = {
     "liquidation.max_fund_notional": "Binance's cap on the fund's position: what it holds "
                                      "beyond this notional (quote) is deleveraged, short or "
                                      "not; `0`: no cap.",
+    "liquidation.socialize_every_s": "With a `clawback` or `oi_funding` last step: a booked "
+                                     "deficit (the fund's realised losses beyond its cash) "
+                                     "is collected at once (`0`) or at multiples of this "
+                                     "many seconds (OKX's clawback ran once per settlement). "
+                                     "Never an unrealized loss, never twice.",
     "liquidation.vault_haircut": "The backstop vault takes over only what leaves its equity "
                                  "at the mark at least this share of its positions' "
                                  "notional; what it cannot carry goes on to the fund.",
@@ -302,6 +307,7 @@ RULES: dict[str, str] = {
     "liquidation.steps": "`\"backstop\"` (optional), `\"insurance_fund\"`, then at most one of "
                          "`\"adl\"`, `\"clawback\"`, `\"oi_funding\"`",
     "liquidation.tolerance": "not 1",
+    "liquidation.vault_haircut": "below 1",
     "liquidation.fund_initial": "a whole number of cash atoms",
     "liquidation.vault_capital": "a whole number of cash atoms; > 0 with a `\"backstop\"` step",
     "liquidation.max_fraction": "only with `mode = \"fraction\"`; a multiple of 0.000001",

@@ -4,10 +4,12 @@ position cap deleverages what is beyond it, and the vault takes over only what i
 
 from __future__ import annotations
 
+import pytest
 from core_helpers import C, examples, lots, px, usd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from exsim.config import ConfigError, parse_config
 from exsim.core.adl import Candidate
 from exsim.core.deleverage import lots_to_close, pro_rata
 from exsim.core.engine import ExchangeCore
@@ -123,3 +125,17 @@ def test_the_vault_takes_over_only_what_it_can_carry() -> None:
         assert core.liquidate(1, 0, to=VAULT)
         [liq] = [e for e in core.events if e[0] == LIQUIDATION]
         assert liq[7] == taker
+
+
+@pytest.mark.parametrize(("liquidation", "message"), [
+    ({"adl_sizing": "fund"}, "liquidation.adl_sizing: 'fund' is not one of fund_first"),
+    ({"adl_trigger": "mark"}, "liquidation.adl_trigger: 'mark' is not one of mtm, realised"),
+    ({"vault_haircut": 1.0}, "liquidation.vault_haircut: must be below 1"),
+    ({"vault_haircut": -0.1}, "liquidation.vault_haircut: must be >= 0"),
+    ({"max_fund_notional": -5.0}, "liquidation.max_fund_notional: must be >= 0"),
+    ({"socialize_every_s": -1.0}, "liquidation.socialize_every_s: must be >= 0"),
+])
+def test_bad_waterfall_settings_are_one_line_naming_the_key(liquidation: dict[str, object],
+                                                           message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({"liquidation": liquidation})

@@ -17,7 +17,7 @@ from core_helpers import C, px, usd
 
 from exsim.agent import Agent, Context
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED, SOCIALIZED
+from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED, SETTLEMENT, SOCIALIZED
 from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.liquidation import FUND, PER_SYMBOL, SHARED, VAULT, fund_account
 from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, Reject
@@ -175,15 +175,19 @@ def test_a_short_symbol_fund_deleverages_while_the_other_is_rich() -> None:
 
 
 def test_a_short_symbol_fund_claws_back_only_in_its_symbol() -> None:
-    """The same BTC shortfall of 900, socialized instead: B's BTC short is +2,500 at
-    27,500, the only profit in BTC, so B pays all 900 (ceil(900 x 2,500 / 2,500)) into
-    the BTC fund: cash 1,000, equity 1,000 - 1,000 = 0.  The ETH fund is untouched."""
+    """The same BTC shortfall of 900, socialized instead: a settlement books the BTC
+    fund's loss at the mark (cash 100 - 1,000 = -900); B's BTC short is +2,500 at 27,500,
+    the only profit in BTC, so B pays all 900 (ceil(900 x 2,500 / 2,500)) into the BTC
+    fund: cash 0, equity 0.  Without the settlement nothing is booked, nothing taken.
+    The ETH fund is untouched."""
     core = two_symbols(PER_SYMBOL)
     assert core.seed_fund(usd(100), 0) and core.seed_fund(usd(100000), 1)
     _gap_through_a(core)
-    assert core.socialize(0, "clawback")
+    assert not core.socialize(0, "clawback")  # an unrealized loss is never socialized
+    assert core.socialize(0, "clawback", settle=True)
+    assert of_kind(core, SETTLEMENT) == [(0, FUND, -usd(1000), px(27500))]
     assert of_kind(core, SOCIALIZED) == [(0, B, usd(900), -lots("1"))]
-    assert core.fund.wallet == usd(1000) and core.fund_equity(0) == 0
+    assert core.fund.wallet == 0 and core.fund_equity(0) == 0
     assert core.accounts[ETH_FUND].wallet == usd(100000)
     assert all(core.invariants().values())
 

@@ -41,6 +41,7 @@ class Kind(IntEnum):
     VAULT_TRANSFER = 17
     SPOT_DEPOSIT = 18
     ADL_ROUND = 19
+    SETTLEMENT = 20
 
 
 class Request(IntEnum):
@@ -81,6 +82,7 @@ SOCIALIZED: Final = 16
 VAULT_TRANSFER: Final = 17
 SPOT_DEPOSIT: Final = 18
 ADL_ROUND: Final = 19
+SETTLEMENT: Final = 20
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -131,6 +133,9 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # (atoms, < 0 unless the round closes what is over the fund's position cap) and the
     # lots the round must close
     ADL_ROUND: ("sym", "fund", "equity", "lots"),
+    # a position's PnL at ``price`` (the mark) booked into its account's cash, its cost
+    # basis moved by as much: a fund's loss settled before a socialized-loss round
+    SETTLEMENT: ("sym", "acct", "amount", "price"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -136,6 +136,10 @@ class LiquidationRules:
     # the backstop vault takes over only what leaves its equity at the mark at least
     # this share (ppm) of its positions' notional; the rest goes to the fund
     vault_haircut: int = 0
+    # a socializing last step (clawback, oi_funding): the fund books realised losses
+    # beyond its cash (bad debt paid in full, liquidation orders priced by the budget the
+    # liquidator gives), and a round collects that booked deficit, never an unrealized one
+    book_deficits: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
