@@ -170,6 +170,19 @@ class LiquidationConfig:
     # dYdX), "none" (the trader, Hyperliquid's book liquidations)
     fee_policy: str = "all_to_fund"
     fee_cap: float = 0.015  # capped: the fund's fee at most this rate of the liquidated notional
+    # the last step (docs/mechanics.md, "ADL sizing and trigger"): when ADL may run
+    # ("mtm": the fund short at the mark; "realised": at the price it could close at) and
+    # how much it closes ("fund_first": what the fund cannot carry; "all": its whole
+    # position; "pro_rata": the fund_first lots over every winner by size)
+    adl_trigger: str = "mtm"
+    adl_sizing: str = "fund_first"
+    max_fund_notional: float = 0.0  # Binance: ADL what the fund holds beyond this; 0: no cap
+    # the backstop vault takes over only what leaves its equity at the mark at least this
+    # share of its positions' notional; the rest goes on to the fund
+    vault_haircut: float = 0.1
+    # clawback/oi_funding: collect a booked deficit at once (0) or at multiples of this
+    # many seconds (OKX's clawback ran once per settlement)
+    socialize_every_s: float = 0.0
 
     def rules(self, contract: LinearContract) -> LiquidationRules:
         """The core's integer rules (ppm rates, atoms of notional), with only the
@@ -181,6 +194,10 @@ class LiquidationConfig:
                      "max_step": contract.cash_to_atoms(self.max_step_notional)}
         cap = rate_ppm(self.fee_cap, "fee_cap") if self.fee_policy == "capped" else 0
         return LiquidationRules(mode=self.mode, fee_policy=self.fee_policy, fee_cap=cap,
+                                adl_trigger=self.adl_trigger, adl_sizing=self.adl_sizing,
+                                max_fund_notional=contract.cash_to_atoms(self.max_fund_notional),
+                                vault_haircut=rate_ppm(self.vault_haircut, "vault_haircut"),
+                                book_deficits=self.steps[-1] in ("clawback", "oi_funding"),
                                 **sizes)
 
 
@@ -246,6 +263,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "liquidation.adl_policy": ("bitmex", "binance", "hyperliquid", "dydx"),
     "liquidation.mode": MODES,
     "liquidation.first": ("book", "takeover"),
+    "liquidation.adl_trigger": ("mtm", "realised"),
+    "liquidation.adl_sizing": ("fund_first", "all", "pro_rata"),
     "liquidation.fee_policy": FEE_POLICIES,
     "liquidation.fund_scope": FUND_SCOPES,
     "scenario.kind": ("gbm", "merton", "flash_crash", "csv", "candles", "constant"),
@@ -258,7 +277,9 @@ _POSITIVE = {"run.duration", "exchange.feed_interval_ms", "exchange.feed_latency
              "funding.impact_notional", "liquidation.interval_ms", "liquidation.latency_ms",
              "liquidation.slice_lots", "liquidation.max_fraction", "liquidation.fee_cap",
              "oracle.index_outlier", "oracle.index_stale_s", "spot.weight"}
-_NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_latency_ms",
+_NON_NEGATIVE = {"liquidation.max_fund_notional", "liquidation.vault_haircut",
+                 "liquidation.socialize_every_s",
+                 "run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_latency_ms",
                  "agents.coin", "agents.hedge_cash", "agents.hedge_coin", "spot.service_us",
                  "exchange.service_us", "scenario.volatility", "exchange.latency.sigma",
                  "scenario.jump_rate", "scenario.jump_std",
@@ -266,7 +287,8 @@ _NON_NEGATIVE = {"run.max_wall_seconds", "run.max_stall_seconds", "oracle.index_
                  "funding.cap", "output.account_snapshot_s", "agents.latency_ms",
                  "liquidation.fund_initial", "liquidation.vault_capital",
                  "liquidation.min_step_notional", "liquidation.max_step_notional"}
-_FRACTION = {"scenario.recovery", "liquidation.tolerance", "liquidation.max_fraction",
+_FRACTION = {"liquidation.vault_haircut", "scenario.recovery", "liquidation.tolerance",
+             "liquidation.max_fraction",
              "liquidation.fee_cap"}
 # keys that only mean something with one liquidation mode or fee policy: naming them
 # with another is an error rather than silently ignored
@@ -470,6 +492,8 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> Config:
                     "a 'backstop' step needs a vault with capital > 0")
     if config.liquidation.tolerance >= 1:
         raise _fail(source, "liquidation.tolerance", "must be below 1")
+    if config.liquidation.vault_haircut >= 1:
+        raise _fail(source, "liquidation.vault_haircut", "must be below 1")
     _check_liquidation(config.liquidation, data.get("liquidation", {}), contract, source)
     if config.funding.sample_s > config.funding.interval_s:
         raise _fail(source, "funding.sample_s", "must not exceed funding.interval_s")
@@ -615,12 +639,13 @@ def _check_output(out: OutputConfig, source: str) -> None:
 def _check_liquidation(lc: LiquidationConfig, table: Mapping[str, Any],
                        contract: LinearContract, source: str) -> None:
     """The checks of ``[liquidation]`` that span keys or need the cash grid."""
-    for key in ("fund_initial", "vault_capital", "min_step_notional", "max_step_notional"):
+    for key in ("fund_initial", "vault_capital", "min_step_notional", "max_step_notional",
+                "max_fund_notional"):
         try:
             contract.cash_to_atoms(getattr(lc, key))
         except UnitsError as exc:
             raise _fail(source, f"liquidation.{key}", str(exc)) from None
-    for key in ("max_fraction", "fee_cap"):
+    for key in ("max_fraction", "fee_cap", "vault_haircut"):
         try:
             rate_ppm(getattr(lc, key), key)
         except UnitsError as exc:

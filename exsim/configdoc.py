@@ -184,6 +184,26 @@ DOCS: dict[str, str] = {
                    "covers a loss beyond a position's margin.",
     "liquidation.enabled": "Run the liquidator; `false`: nothing takes over under-margined "
                            "accounts.",
+    "liquidation.adl_trigger": "When ADL may run. `mtm`: the fund's equity with its position "
+                               "at the mark is below zero; `realised`: valued at the price it "
+                               "could close at now (the best bid for a long), so ADL waits "
+                               "until a deficit would really be booked.",
+    "liquidation.adl_sizing": "How much one ADL round closes. `fund_first` (Binance: the "
+                              "insurance fund first): only the lots the fund's equity cannot "
+                              "carry; `all`: its whole position (the winners carry all of "
+                              "it); `pro_rata`: the `fund_first` lots spread over every "
+                              "winner by position size instead of down the ranking.",
+    "liquidation.max_fund_notional": "Binance's cap on the fund's position: what it holds "
+                                     "beyond this notional (quote) is deleveraged, short or "
+                                     "not; `0`: no cap.",
+    "liquidation.socialize_every_s": "With a `clawback` or `oi_funding` last step: a booked "
+                                     "deficit (the fund's realised losses beyond its cash) "
+                                     "is collected at once (`0`) or at multiples of this "
+                                     "many seconds (OKX's clawback ran once per settlement). "
+                                     "Never an unrealized loss, never twice.",
+    "liquidation.vault_haircut": "The backstop vault takes over only what leaves its equity "
+                                 "at the mark at least this share of its positions' "
+                                 "notional; what it cannot carry goes on to the fund.",
     "liquidation.first": "What a liquidation does first. `book`: the position (or the "
                          "step) goes to the book as a reduce-only IOC at its bankruptcy "
                          "price, or as far as `tolerance` worse while the fund's cash pays, "
@@ -287,6 +307,7 @@ RULES: dict[str, str] = {
     "liquidation.steps": "`\"backstop\"` (optional), `\"insurance_fund\"`, then at most one of "
                          "`\"adl\"`, `\"clawback\"`, `\"oi_funding\"`",
     "liquidation.tolerance": "not 1",
+    "liquidation.vault_haircut": "below 1",
     "liquidation.fund_initial": "a whole number of cash atoms",
     "liquidation.vault_capital": "a whole number of cash atoms; > 0 with a `\"backstop\"` step",
     "liquidation.max_fraction": "only with `mode = \"fraction\"`; a multiple of 0.000001",

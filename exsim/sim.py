@@ -51,8 +51,10 @@ from exsim.core.accounts import Account
 from exsim.core.engine import ExchangeCore
 from exsim.core.liquidation import SHARED, VAULT
 from exsim.interrupts import StopOnSignal, Terminated, raise_for, reason_of
+from exsim.output.adequacy import adequacy, house_invariants
+from exsim.output.house import house_accounts, house_summary
 from exsim.output.market import market_summary
-from exsim.output.metrics import payments_by_flat, series, waterfall
+from exsim.output.metrics import overcharged_rounds, payments_by_flat, series, waterfall
 from exsim.output.rundir import EVENTS, RUNNING, RunDir, open_run_dir
 from exsim.output.tables import SeriesWriter, write_tables
 from exsim.output.warnings import run_warnings
@@ -246,7 +248,10 @@ class Simulation:
                 tolerance=lc.tolerance, adl_policy=lc.adl_policy,
                 last_step=lc.steps[-1] if lc.steps[-1] != "insurance_fund" else "none",
                 backstop="backstop" in lc.steps,
-                taker_fee_ppm=[spec.taker_fee for spec in self.specs], first=lc.first)
+                taker_fee_ppm=[spec.taker_fee for spec in self.specs], first=lc.first,
+                max_fund_notional=self.core.liquidation_rules.max_fund_notional,
+                socialize_every_ns=ns(lc.socialize_every_s),
+                vault_haircut=self.core.liquidation_rules.vault_haircut)
             self.net.per_sender[LIQUIDATOR] = Constant(ns(lc.latency_ms / 1000))
             for fund in self.core.funds:
                 self.exchange.route(fund, LIQUIDATOR)
@@ -593,7 +598,13 @@ class Simulation:
         # per fund: each one's cash from events, its lowest point, against its wallet
         funds = flows.pop("funds")
         flows["insurance_fund"].pop("end_atoms")
-        invariants["fund_never_negative"] = all(f["min"] >= 0 for f in funds.values())
+        if core.liquidation_rules.book_deficits:
+            # a socializing waterfall books deficits below zero until a round collects
+            # them: what it must never do is collect more than what was booked
+            invariants["socialized_only_booked_deficits"] = not overcharged_rounds(
+                self.recorder.events(), core.fund_ids)
+        else:
+            invariants["fund_never_negative"] = all(f["min"] >= 0 for f in funds.values())
         invariants["fund_reconciles"] = all(
             f.pop("end_atoms") == core.accounts[fund].wallet for fund, f in funds.items())
         if core.fund_scope != SHARED:
@@ -616,9 +627,23 @@ class Simulation:
             for acct in core.accounts.values()
             if acct.id >= 0 and not any(p.qty for p in acct.positions.values()))
         # the funds' and the vault's cash at the end (a fund's lowest point is
-        # fund_never_negative, from the events)
+        # fund_never_negative, from the events; a socializing fund's booked deficit may
+        # wait for its round)
         invariants["house_cash_not_below_zero"] = all(
-            acct.wallet >= 0 for acct in core.accounts.values() if acct.id < 0)
+            acct.wallet >= 0 for acct in core.accounts.values() if acct.id < 0 and (
+                acct.id == VAULT or not core.liquidation_rules.book_deficits))
+        # the house accounts' marked equity, replayed: the vault, hidden insolvency, ADL
+        rules, lc = core.liquidation_rules, self.config.liquidation
+        house = house_accounts(self.recorder.events(), [s.contract.k for s in self.specs],
+                               core.fund_ids, cap=rules.max_fund_notional > 0)
+        grace = ns(10.0 + lc.socialize_every_s)  # the liquidator's time for its last step
+        invariants.update(house_invariants(
+            house, {a.id: a.wallet for a in core.accounts.values() if a.id < 0},
+            lc.steps[-1] != "insurance_fund", grace))
+        market = self._market()
+        adequacy_figures = adequacy(
+            house, {f: round(v["start"] / atom) for f, v in funds.items()}, flows,
+            sum(m["oi_notional_start"] for m in market.values()), atom)
         sim_seconds = self.net.now / NS_PER_S
         out: dict[str, Any] = {
             "complete": self.failure is None,
@@ -634,7 +659,9 @@ class Simulation:
             "agents": len(self.agents),
             "agent_accounts": self.agent_accounts(),
             "max_exchange_queue": self.exchange.max_queue,
-            "market": self._market(),
+            "market": market,
+            "adequacy": adequacy_figures,
+            "house": house_summary(house, atom, [a for a in core.accounts if a < 0]),
             "unprocessed_requests": self.unprocessed,
             **flows,
             "isolated_agents": [] if self.config.run.on_agent_error == "stop" else [

@@ -52,6 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from exsim.config import ConfigError, config_sha256, parse_config
+from exsim.output.adequacy import results_columns
 from exsim.supervise import SignalStop, run_in_children
 
 _PATH_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
@@ -327,6 +328,8 @@ def _row(spec: RunSpec, summary: Mapping[str, Any]) -> dict[str, Any]:
     row["fund_start"] = fund.get("start")
     row["fund_min"] = fund.get("min")
     row["fund_end"] = fund.get("end")
+    adequacy = summary.get("adequacy") or {}
+    row.update({k: adequacy.get(k) for k in results_columns()})
     invariants = summary.get("invariants") or {}
     row["invariants_ok"] = bool(invariants) and all(invariants.values())
     row["warnings"] = "; ".join(summary.get("warnings") or []) or None
@@ -377,6 +380,15 @@ def aggregate(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any
                                       if done else None),
                    socialized_loss_mean=(sum(r["socialized_loss"] or 0 for r in done) / len(done)
                                          if done else None))
+        for column in results_columns():  # the adequacy figures: mean, median, p90
+            values = [r[column] for r in done if isinstance(r.get(column), int | float)]
+            agg[f"{column}_mean"] = sum(values) / len(values) if values else None
+            agg[f"{column}_p50"] = _quantile(values, 0.5)
+            agg[f"{column}_p90"] = _quantile(values, 0.9)
+        # a shortfall at all: how often the fund's marked equity went below zero
+        short = sum(1 for r in done if (r.get("fund_peak_shortfall") or 0) > 0)
+        agg["p_shortfall"] = short / len(done) if done else None
+        agg["p_shortfall_low"], agg["p_shortfall_high"] = wilson(short, len(done))
         out.append(agg)
     return out
 

@@ -195,6 +195,7 @@ class Shadow:
     def _start(self) -> None:
         self.funding: dict[int, int] | None = None  # a settlement's payments still due
         self.adl_price: int | None = None
+        self.adl_round_left = 0  # lots the open ADL round may still close
         self.prev: tuple[int, ...] | None = None
         self.liquidated: tuple[int, int, int] | None = None  # acct, sym, equity before
         self.takeover_cancels: list[tuple[int, int]] = []  # (acct, sym) of its cancels
@@ -243,6 +244,8 @@ class Shadow:
             self._takeover(e)
         elif kind in (ev.FUND, ev.VAULT_TRANSFER):
             self._house_cash(e)
+        elif kind == ev.ADL_ROUND:
+            self._adl_round(e)
         elif kind == ev.ADL:
             self._adl(e)
         elif kind == ev.SOCIALIZED:
@@ -386,6 +389,16 @@ class Shadow:
             assert self.wallet[house] >= 0 and self.wallet[acct] + sum(
                 p.margin for (a, _), p in self.pos.items() if a == acct) <= 0, e
 
+    def _adl_round(self, e: tuple[int, ...]) -> None:
+        """An ADL round opens: the fund short at the mark by the equity it says (these
+        runs use the default trigger, ``mtm``, and no position cap), the lots it must
+        close within its position; the ADL events that follow close no more."""
+        _, sym, fund, equity, lots = e
+        fp = self.position(fund, sym)
+        assert fund == self.fund_ids[sym] and equity == self.fund_equity(sym) < 0, e
+        assert 0 < lots <= abs(fp.qty), e
+        self.adl_round_left = lots
+
     def _adl(self, e: tuple[int, ...]) -> None:
         _, sym, acct, qty, price, realized, fund_realized = e
         fund = self.fund_ids[sym]
@@ -396,6 +409,8 @@ class Shadow:
             self.adl_price = (ceil_div(entry.numerator, entry.denominator) if fp.qty > 0
                               else entry.numerator // entry.denominator)
         assert price == self.adl_price, ("ADL off the fund's entry", e)
+        self.adl_round_left -= abs(qty)
+        assert self.adl_round_left >= 0, ("ADL beyond what its round said it needs", e)
         self.seen["ADL"] += 1
         held = self.held(acct, sym)
         assert acct >= 0 and held and (qty > 0) == (held > 0) and abs(qty) <= abs(held), e

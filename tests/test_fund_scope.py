@@ -17,7 +17,7 @@ from core_helpers import C, px, usd
 
 from exsim.agent import Agent, Context
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED, SOCIALIZED
+from exsim.core.events import ADL, FILL, LIQUIDATION, REJECTED, SETTLEMENT, SOCIALIZED
 from exsim.core.events import FUND as FUND_EVENT
 from exsim.core.liquidation import FUND, PER_SYMBOL, SHARED, VAULT, fund_account
 from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, Reject
@@ -151,9 +151,10 @@ def test_a_short_symbol_fund_deleverages_while_the_other_is_rich() -> None:
 
     After the gap the BTC fund is long 1 from 28,500 at mark 27,500: equity
     100 - 1,000 = -900, short, while the ETH fund holds 100,000.  ADL in ETH is refused
-    (its fund holds nothing); ADL in BTC at 28,500 closes B's short 1 from 30,000:
-    B realizes +1,500, the fund 0.  The BTC fund ends flat with its 100; the ETH fund
-    never moved.
+    (its fund holds nothing); ADL in BTC at 28,500 closes what the BTC fund's 100
+    cannot carry (``fund_first``: 100 carries 0.1 BTC of a 1,000-a-BTC loss): 0.9 of
+    B's short 1 from 30,000, B realizing +1,350, the fund 0.  The BTC fund keeps 0.1 and
+    its 100, equity exactly 0; the ETH fund never moved.
     """
     core = two_symbols(PER_SYMBOL)
     assert core.seed_fund(usd(100), 0) and core.seed_fund(usd(100000), 1)
@@ -165,24 +166,28 @@ def test_a_short_symbol_fund_deleverages_while_the_other_is_rich() -> None:
     assert rejected(core) == (ETH_FUND, Reject.FUND_NOT_SHORT)
     core.events.clear()
     assert core.adl(0, "bitmex", px(28500))
-    assert of_kind(core, ADL) == [(0, B, -lots("1"), px(28500), usd(1500), 0)]
-    assert core.position_of(FUND, 0).qty == 0  # type: ignore[union-attr]
-    assert core.fund.wallet == usd(100) and core.fund_equity(0) == usd(100)
+    assert of_kind(core, ADL) == [(0, B, -lots("0.9"), px(28500), usd(1350), 0)]
+    assert core.position_of(FUND, 0).qty == lots("0.1")  # type: ignore[union-attr]
+    assert core.fund.wallet == usd(100) and core.fund_equity(0) == 0
     assert core.accounts[ETH_FUND].wallet == usd(100000)
-    assert core.accounts[B].wallet == usd(100000) + usd(1500)
+    assert core.accounts[B].wallet == usd(100000) + usd(1350)
     assert all(core.invariants().values())
 
 
 def test_a_short_symbol_fund_claws_back_only_in_its_symbol() -> None:
-    """The same BTC shortfall of 900, socialized instead: B's BTC short is +2,500 at
-    27,500, the only profit in BTC, so B pays all 900 (ceil(900 x 2,500 / 2,500)) into
-    the BTC fund: cash 1,000, equity 1,000 - 1,000 = 0.  The ETH fund is untouched."""
+    """The same BTC shortfall of 900, socialized instead: a settlement books the BTC
+    fund's loss at the mark (cash 100 - 1,000 = -900); B's BTC short is +2,500 at 27,500,
+    the only profit in BTC, so B pays all 900 (ceil(900 x 2,500 / 2,500)) into the BTC
+    fund: cash 0, equity 0.  Without the settlement nothing is booked, nothing taken.
+    The ETH fund is untouched."""
     core = two_symbols(PER_SYMBOL)
     assert core.seed_fund(usd(100), 0) and core.seed_fund(usd(100000), 1)
     _gap_through_a(core)
-    assert core.socialize(0, "clawback")
+    assert not core.socialize(0, "clawback")  # an unrealized loss is never socialized
+    assert core.socialize(0, "clawback", settle=True)
+    assert of_kind(core, SETTLEMENT) == [(0, FUND, -usd(1000), px(27500))]
     assert of_kind(core, SOCIALIZED) == [(0, B, usd(900), -lots("1"))]
-    assert core.fund.wallet == usd(1000) and core.fund_equity(0) == 0
+    assert core.fund.wallet == 0 and core.fund_equity(0) == 0
     assert core.accounts[ETH_FUND].wallet == usd(100000)
     assert all(core.invariants().values())
 

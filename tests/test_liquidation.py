@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from core_helpers import C, px, snapshot, usd
 
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, CANCELLED, FILL, LIQUIDATION, REJECTED
+from exsim.core.events import ADL, ADL_ROUND, CANCELLED, FILL, LIQUIDATION, REJECTED
 from exsim.core.events import FUND as FUND_EVENT
-from exsim.core.liquidation import FUND, LiquidationIndex, is_liquidatable
+from exsim.core.liquidation import FUND, LiquidationIndex, LiquidationRules, is_liquidatable
 from exsim.core.orders import BUY, IOC, MARKET, POST_ONLY, SELL, CancelReason, Reject
 from exsim.core.symbols import SymbolSpec, brackets_from_quote
 
@@ -29,7 +30,8 @@ def events_of(core: ExchangeCore, kind: int) -> list[tuple[int, ...]]:
     return [e for e in core.events if e[0] == kind]
 
 
-def test_hand_worked_waterfall() -> None:
+@pytest.mark.parametrize("sizing", ["fund_first", "all"])
+def test_hand_worked_waterfall(sizing: str) -> None:
     """Six accounts, no fees, MMR 0.5%.
 
     Setup at mark 30,000: B (cross, 100,000) sells 2 BTC at 30,000 to A and E, each
@@ -51,10 +53,13 @@ def test_hand_worked_waterfall() -> None:
           PnL% 1,500 / 29,000 = 5.17%, leverage 27,500 / 2,500 = 11: score 0.569.
        B: short 2 at 30,000, bankruptcy (60,000 + 100,000) / 2 = 80,000,
           PnL% 8.33%, leverage 27,500 / 52,500 = 0.524: score 0.0437.
-       C closes 0.5 (realizing (29,000 - 28,000) x 0.5 = +500), B closes 0.5
+       ``all``: C closes 0.5 (realizing (29,000 - 28,000) x 0.5 = +500), B closes 0.5
        (+1,000).  The fund closes at its entry: +0.  Fund cash 100.
+       ``fund_first`` (the default): the fund's 100 of cash carries 100 / 500 of its
+       loss, i.e. 0.2 BTC at 500 a BTC: ADL closes only 0.8 (C 0.5, B 0.3); the fund
+       keeps 0.2 at 28,000, its equity exactly 0 at the mark.
     """
-    core = ExchangeCore([SPEC])
+    core = ExchangeCore([SPEC], liquidation=LiquidationRules(adl_sizing=sizing))
     core.set_mark(0, px(30000))
     for acct, cash in ((A, "1500"), (E, "1500"), (B, "100000"), (C_, "500"), (D, "100000"),
                        (F, "100000")):
@@ -113,11 +118,16 @@ def test_hand_worked_waterfall() -> None:
     assert core.adl_quantiles(0, "bitmex")[C_] == 5
     core.events.clear()
     assert core.adl(0, "bitmex", px(28000))
+    b = lots("0.5") if sizing == "all" else lots("0.3")
     assert [e[2:] for e in events_of(core, ADL)] == [
         (C_, -lots("0.5"), px(28000), usd(500), 0),
-        (B, -lots("0.5"), px(28000), usd(1000), 0)]
-    assert core.position_of(FUND, 0).qty == 0 and core.fund.wallet == usd(100)  # type: ignore[union-attr]
-    assert core.position_of(B, 0).qty == -lots("1.5")  # type: ignore[union-attr]
+        (B, -b, px(28000), usd(1000) * b // lots("0.5"), 0)]
+    assert events_of(core, ADL_ROUND) == [
+        (ADL_ROUND, 0, FUND, -usd(400), lots("1") if sizing == "all" else lots("0.8"))]
+    kept = lots("1") - lots("0.5") - b
+    assert core.position_of(FUND, 0).qty == kept and core.fund.wallet == usd(100)  # type: ignore[union-attr]
+    assert core.fund_equity() == usd(100) - usd(500) * kept // lots("1") >= 0
+    assert core.position_of(B, 0).qty == -lots("2") + b  # type: ignore[union-attr]
     assert core.position_of(C_, 0).qty == 0  # type: ignore[union-attr]
     assert all(core.invariants().values())
     # no account below zero equity once the liquidations are resolved

@@ -19,8 +19,14 @@ UNIT = SymbolSpec("X", LinearContract("1", "1", "1"), make_brackets([(0, 5_000, 
                   maker_fee=0, taker_fee=0, default_leverage=10)
 
 
-def book_of(positions: dict[int, tuple[int, int]], mark: int) -> ExchangeCore:
-    """Accounts with (qty, entry) positions, built trade by trade against account 0."""
+def book_of(positions: dict[int, tuple[int, int]], mark: int, booked: bool = True
+            ) -> ExchangeCore:
+    """Accounts with (qty, entry) positions, built trade by trade against account 0.
+
+    ``booked``: the fund's position is then marked to the mark into its cash (its cost
+    basis moved to the mark, its loss taken from its wallet: total equity unchanged), so
+    the loss is a booked deficit, its cash below zero, as a socializing waterfall books
+    it: socialized loss collects booked deficits only."""
     core = ExchangeCore([UNIT])
     core.set_mark(0, mark)
     core.deposit(0, 10**9)
@@ -32,8 +38,33 @@ def book_of(positions: dict[int, tuple[int, int]], mark: int) -> ExchangeCore:
         counterparty.positions.setdefault(0, Position(0, 1))
         apply_trade(a, a.positions[0], qty, entry, 1)
         apply_trade(counterparty, counterparty.positions[0], -qty, entry, 1)
+    if booked:
+        book_fund_loss(core)
     assert all(core.invariants().values())
     return core
+
+
+def book_fund_loss(core: ExchangeCore) -> None:
+    """Mark the fund's positions to the marks into its cash: what a socializing waterfall
+    books when the fund closes them (total equity unchanged: cost moves with the cash)."""
+    fund = core.accounts[FUND]
+    for pos in fund.positions.values():
+        mark = core.markets[pos.sym].mark
+        if pos.qty and mark is not None:
+            loss = pos.upnl(mark, core.markets[pos.sym].k)
+            fund.wallet += loss
+            pos.cost += loss
+
+
+def test_an_unrealized_loss_is_never_socialized() -> None:
+    """The fund short 100 from 90 at mark 100 (equity -1,000 at the mark) but with its cash
+    at zero: nothing is booked, nothing collected; once it closes at 100 the 1,000 is."""
+    core = book_of({FUND: (-100, 90), 1: (10, 100), 2: (290, 100)}, mark=100, booked=False)
+    assert core.fund_equity() == -1000 and core.fund.wallet == 0
+    assert not core.socialize(0, "oi_funding")
+    assert core.events[-1][5] == Reject.FUND_NOT_SHORT
+    booked = book_of({FUND: (-100, 90), 1: (10, 100), 2: (290, 100)}, mark=100)
+    assert booked.fund.wallet == -1000 and booked.socialize(0, "oi_funding")
 
 
 def test_v17_loss_spread_through_open_interest() -> None:
@@ -101,6 +132,7 @@ def test_oi_funding_never_pushes_a_payer_below_zero() -> None:
     apply_trade(fund, fund.positions[0], -100, 90, 1)
     assert all(core.invariants().values())
     assert core.account_equity(1) == 50 and core.fund_equity() == -1000
+    book_fund_loss(core)
     core.events.clear()
     assert core.socialize(0, "oi_funding")
     (paid,) = [e for e in core.events if e[0] == SOCIALIZED]
@@ -147,6 +179,7 @@ def two_symbol_book() -> ExchangeCore:
         apply_trade(counterparty, counterparty.positions[sym], -qty, entry, 1)
     assert core.accounts[0].positions[0].qty == 0
     assert core.fund_equity() == -1000 and core.account_equity(1) == 100
+    book_fund_loss(core)
     assert all(core.invariants().values())
     core.events.clear()
     return core

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from exsim.config import parse_config
 from exsim.core.engine import ExchangeCore
-from exsim.core.events import ADL, FUNDING, FUNDING_RATE, LIQUIDATION
+from exsim.core.events import ADL, FUNDING, FUNDING_RATE, LIQUIDATION, REJECTED
+from exsim.core.orders import Reject
 from exsim.sim import Simulation
 
 RANKED = ("bitmex", "binance", "hyperliquid")
@@ -34,6 +35,8 @@ def venue(drop: float, fall_s: float, recovery: float, fund: float, policy: str,
                      "fall_s": fall_s, "recovery": recovery, "recover_s": 120.0},
         "liquidation": {"adl_policy": policy, "steps": list(steps), "fund_initial": fund,
                         "vault_capital": 20_000.0 if "backstop" in steps else 0.0,
+                        # a buffer for these gaps (up to 12% between two marks)
+                        "vault_haircut": 0.5,
                         "slice_lots": 200, "tolerance": 0.01, "latency_ms": latency_ms,
                         "interval_ms": interval_ms},
         "agents": [
@@ -45,6 +48,25 @@ def venue(drop: float, fall_s: float, recovery: float, fund: float, policy: str,
                         "hold_mean_s": 3600}},
         ],
     }
+
+
+def assert_insolvency_only_where_nothing_can_act(sim: Simulation, s: dict[str, Any],
+                                                invariants: dict[str, bool]) -> None:
+    """``no_hidden_insolvency`` (popped from ``invariants``) may fail only where the
+    waterfall could not act: no last step; an ADL refused for want of a winner
+    (NO_COUNTERPARTY) while the fund stayed short; or a socializing last step with no
+    settlement schedule, whose fund holds a loss it cannot realise within its tolerance
+    (an unrealized loss is never socialized); and then the summary shows the shortfall
+    (``adequacy.fund_peak_shortfall`` > 0)."""
+    if invariants.pop("no_hidden_insolvency"):
+        return
+    lc = sim.config.liquidation
+    refused = any(e[0] == REJECTED and e[-1] == Reject.NO_COUNTERPARTY
+                  for _, e in sim.recorder.log)
+    unbooked = lc.steps[-1] in ("clawback", "oi_funding") and not lc.socialize_every_s and any(
+        p.qty for f in sim.core.funds for p in sim.core.accounts[f].positions.values())
+    assert lc.steps[-1] == "insurance_fund" or refused or unbooked, s["house"]
+    assert s["adequacy"]["fund_peak_shortfall"] > 0
 
 
 class CheckedADL:
@@ -122,8 +144,9 @@ def test_waterfall_invariants_hold_on_random_crashes(drop: float, fall_s: float,
         assert invariants.pop("fund_never_negative") == (s["insurance_fund"]["min"] >= 0)
         assert invariants.pop("house_cash_not_below_zero") == all(
             sim.core.accounts[f].wallet >= 0 for f in sim.core.funds)
-    else:
+    elif steps[-1] == "adl":  # (a socializing waterfall books deficits below zero)
         assert s["insurance_fund"]["min"] >= 0
+    assert_insolvency_only_where_nothing_can_act(sim, s, invariants)
     assert all(invariants.values()), invariants
     if policy in RANKED:
         assert core.deleveraged_losers == []
@@ -143,8 +166,10 @@ def test_waterfall_invariants_hold_on_random_crashes(drop: float, fall_s: float,
     # ADL at the entry of a stale risk update, more takeovers in flight: 100 -> -274
     (("insurance_fund", "adl"), 3, 2000.0, {}),
     # a work-out slice priced on the entry before takeovers in flight moved it, and
-    # slices sized against the same cash: 100 -> -27.7
-    (("insurance_fund", "clawback"), 2, 500.0, {"tolerance": 0.05}),
+    # slices sized against the same cash: 100 -> -27.7 (found with a clawback last step;
+    # a socializing waterfall now books such losses on purpose, so: no last step, where
+    # the fund's cash alone must bound what it spends)
+    (("insurance_fund",), 2, 500.0, {"tolerance": 0.05}),
 ])
 def test_a_pipelined_liquidator_never_drives_the_fund_below_zero(
         steps: tuple[str, ...], seed: int, latency: float, liquidation: dict[str, Any]) -> None:
@@ -161,7 +186,9 @@ def test_a_pipelined_liquidator_never_drives_the_fund_below_zero(
     assert s["complete"] and s["liquidations"] > 5
     assert s["insurance_fund"]["min"] >= 0 and s["invariants"]["fund_never_negative"]
     assert core.off_entry == []
-    assert all(s["invariants"].values()), s["invariants"]
+    invariants = dict(s["invariants"])
+    assert_insolvency_only_where_nothing_can_act(sim, s, invariants)
+    assert all(invariants.values()), invariants
 
 
 def test_funding_every_30_s_never_drives_the_fund_below_zero() -> None:
@@ -178,4 +205,6 @@ def test_funding_every_30_s_never_drives_the_fund_below_zero() -> None:
     owed = [e for _, e in sim.recorder.log if e[0] == FUNDING and e[2] < 0 and e[3] < 0]
     covered = [e for _, e in sim.recorder.log if e[0] == FUNDING_RATE and e[4] < 0]
     assert s["complete"] and owed and covered  # the fund paid, and could not pay it all
-    assert s["insurance_fund"]["min"] >= 0 and all(s["invariants"].values()), s["invariants"]
+    invariants = dict(s["invariants"])
+    assert_insolvency_only_where_nothing_can_act(sim, s, invariants)
+    assert s["insurance_fund"]["min"] >= 0 and all(invariants.values()), invariants

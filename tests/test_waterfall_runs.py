@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from exsim.config import load_config
-from exsim.core.events import ADL, FILL, LIQUIDATION
+from exsim.core.events import ACCEPTED, ADL, LIQUIDATION
+from exsim.core.liquidation import LIQUIDATION_ORDER
+from exsim.core.orders import SELL
 from exsim.sim import Simulation
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -41,9 +43,13 @@ def test_thin_venue_deleverages(thin_venue: tuple[Simulation, dict]) -> None:
     sim, s = thin_venue
     assert s["complete"] and all(s["invariants"].values()), s["invariants"]
     assert s["liquidations"] > 0 and s["adl_events"] > 0
-    # tolerance 0: the fund never sells below what it took over at (it still pays fees)
-    house = set(sim.core.funds)
-    assert all(e[11] >= 0 for _, e in sim.recorder.log if e[0] == FILL and e[5] in house)
+    # tolerance 0: every liquidation order asks for its takeover price or better
+    at = None
+    for _, e in sim.recorder.log:
+        if e[0] == LIQUIDATION:
+            at = e[4]
+        elif e[0] == ACCEPTED and e[2] & LIQUIDATION_ORDER:
+            assert at is not None and (e[5] >= at if e[4] == SELL else e[5] <= at), e
     # ADL only hits positions opposite to what the fund took over, and only winners first
     for _, e in sim.recorder.log:
         if e[0] == ADL:
@@ -237,11 +243,12 @@ def test_liquidation_settings_become_the_cores_integer_rules() -> None:
     from exsim.core.liquidation import LiquidationRules
 
     default = parse_config({})
-    assert default.liquidation.rules(default.symbols[0].spec().contract) == LiquidationRules()
+    assert default.liquidation.rules(default.symbols[0].spec().contract) == LiquidationRules(
+        vault_haircut=100_000)  # the config's default keeps a 10% buffer in the vault
     cfg = parse_config({"liquidation": {"mode": "fraction", "max_fraction": 0.1,
                                         "min_step_notional": 1000.0,
                                         "max_step_notional": 100000.0,
                                         "fee_policy": "capped", "fee_cap": 0.015}})
     assert Simulation(cfg).core.liquidation_rules == LiquidationRules(
         mode="fraction", max_fraction=100_000, min_step=1000 * 10**8, max_step=100_000 * 10**8,
-        fee_policy="capped", fee_cap=15_000)
+        fee_policy="capped", fee_cap=15_000, vault_haircut=100_000)

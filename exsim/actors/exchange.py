@@ -68,6 +68,7 @@ from exsim.core.events import (
     LIQUIDATION,
     MARK,
     REJECTED,
+    SETTLEMENT,
     SOCIALIZED,
     Event,
 )
@@ -81,7 +82,7 @@ FEED = "feed"  # token of the feed timer (service timers carry None)
 ACCOUNTS = "accounts"  # token of the account-snapshot timer
 # events after which the liquidator needs a position's new liquidation price
 _RISK_KINDS = frozenset((FILL, DEPOSIT, FUNDING, LEVERAGE, ISOLATED_MARGIN, LIQUIDATION, ADL,
-                         SOCIALIZED, FUND_EVENT))
+                         SOCIALIZED, FUND_EVENT, SETTLEMENT))
 _LIQUIDATE = int(RequestKind.LIQUIDATE)
 DEPTH = 5  # levels per side in a snapshot
 MARKET_CHANGES = frozenset((ACCEPTED, FILL, CANCELLED, AMENDED, MARK))  # events with sym at [1]
@@ -264,7 +265,7 @@ class ExchangeActor:
         if self.perp is None:
             self.dropped += 1
         else:
-            self.perp.socialize(req.sym, req.policy)
+            self.perp.socialize(req.sym, req.policy, req.settle)
 
     def publish(self) -> None:
         """Route the core's new events: each owner its own, the recorder all."""
@@ -355,10 +356,14 @@ class ExchangeActor:
             fund_cost.append(0 if held is None else held.cost)
             fund_cash.append(fund.wallet)
         assert self.liquidator is not None
-        vault = core.account_equity(VAULT) if VAULT in core.accounts else 0
+        vault = core.accounts.get(VAULT)
+        vault_held = [] if vault is None else [
+            p.qty if (p := vault.positions.get(sym)) is not None else 0
+            for sym in range(len(core.markets))]
         self.net.send(self.id, self.liquidator, RiskUpdate(
             self.net.now, [m.mark for m in core.markets], updates, core.fund_ids, fund_qty,
-            fund_cost, fund_cash, vault, list(self.takeovers)))
+            fund_cost, fund_cash, 0 if vault is None else core.account_equity(VAULT),
+            list(self.takeovers), vault_held))
 
     def _publish_feed(self) -> None:
         """Snapshot every symbol that changed since the last snapshot."""

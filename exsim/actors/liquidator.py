@@ -68,7 +68,9 @@ class Liquidator:
     def __init__(self, net: Network, actor_id: int, exchange: int, symbols: int, *, k: list[int],
                  interval_ns: int, slice_lots: int, tolerance: float, adl_policy: str,
                  last_step: str = "adl", backstop: bool = False,
-                 taker_fee_ppm: list[int] | None = None, first: str = "book") -> None:
+                 taker_fee_ppm: list[int] | None = None, first: str = "book",
+                 max_fund_notional: int = 0, socialize_every_ns: int = 0,
+                 vault_haircut: int = 0) -> None:
         if interval_ns <= 0 or slice_lots <= 0 or not 0 <= tolerance < 1:
             raise ValueError("liquidator: interval and slice must be > 0, tolerance in [0, 1)")
         self.net = net
@@ -86,6 +88,14 @@ class Liquidator:
         if first not in FIRST_STEPS:
             raise ValueError(f"liquidator: first must be one of {FIRST_STEPS}, got {first!r}")
         self.into_book = first == "book"
+        self.max_fund_notional = max_fund_notional  # atoms: ADL beyond it (Binance's cap)
+        # a socializing last step books deficits: the fund's realised losses beyond its
+        # cash; rounds collect them at once, or every ``socialize_every_ns``
+        self.books_deficits = last_step in ("clawback", "oi_funding")
+        self.vault_haircut = vault_haircut  # ppm of the vault's notional it keeps as equity
+        self.socialize_every_ns = socialize_every_ns
+        self.next_round_ns = socialize_every_ns
+        self.settled: dict[int, int] = {}  # sym -> the last settlement period it was settled
         self.indexes = [LiquidationIndex() for _ in range(symbols)]
         net.attach(actor_id, self.on_batch)  # a handler on the network, not a trio task
         self.latest: RiskUpdate | None = None
@@ -96,7 +106,7 @@ class Liquidator:
         self.next_oid = 0
         # per fund, its state when the last step (ADL or socialize) was last asked for:
         # not asked again until that state changes, so a refusal cannot loop
-        self.last_step_asked: dict[int, tuple[int, tuple[int, ...], tuple[int, ...]]] = {}
+        self.last_step_asked: dict[int, tuple[object, ...]] = {}
         # work-out slices sent whose cash the latest risk update does not show yet:
         # oid -> (fund, worst-case draw in atoms); ``served`` those whose events came
         self.reserved: dict[int, tuple[int, int]] = {}
@@ -194,11 +204,19 @@ class Liquidator:
                         return Liquidate(acct, sym, to)
                     # the fund's free cash pays a liquidation order below the takeover
                     # price (the vault holds what it takes: it sends at that price only)
-                    budget = 0 if to == VAULT else max(0, self._free_cash(update, to, sym))
+                    budget = (0 if to == VAULT else 1 << 62 if self.books_deficits
+                              else max(0, self._free_cash(update, to, sym)))
                     self.takeover_budgets[(sym, self.takeovers_sent[sym])] = (to, budget)
                     return Liquidate(acct, sym, to, True, round(self.tolerance * 1_000_000),
                                      budget)
+        release = self._vault_release(update)
+        if release is not None:
+            return release
         funds = update.funds
+        if self.books_deficits:  # a booked deficit (cash below zero): a round, if due
+            round_ = self._socialize_round(update)
+            if round_ is not None:
+                return round_
         equity: dict[int, int] = {}  # each fund's equity at the marks
         for sym, qty in enumerate(update.fund_qty):
             fund = funds[sym]
@@ -217,14 +235,17 @@ class Liquidator:
             cash = update.fund_cash[sym]
             entry = update.fund_cost[sym] / (qty * self.k[sym])  # ticks, exact enough to price
             mine = [s for s, f in enumerate(funds) if f == fund]  # the symbols it covers
+            # asked again when its position, cash or marks change (a new mark can leave
+            # a fund_first fund short again); never twice for the same state (no loop)
             state = (cash, tuple(update.fund_qty[s] for s in mine),
-                     tuple(update.fund_cost[s] for s in mine))
-            if (equity[fund] < 0 and self.last_step != "none"
+                     tuple((update.fund_cost[s], update.marks[s]) for s in mine))
+            mark = update.marks[sym] or 0
+            over_cap = (self.last_step == "adl" and self.max_fund_notional > 0
+                        and abs(qty) * mark * self.k[sym] > self.max_fund_notional)
+            if ((equity[fund] < 0 or over_cap) and self.last_step == "adl"
                     and state != self.last_step_asked.get(fund)):
                 self.last_step_asked[fund] = state
-                if self.last_step == "adl":  # at the fund's entry, which the core finds
-                    return Deleverage(sym, self.adl_policy)
-                return Socialize(sym, self.last_step)
+                return Deleverage(sym, self.adl_policy)  # at the fund's entry, the core's
             if self._taking_over(update, mine):
                 continue  # a takeover in flight will move its entry: wait to see it
             lots = min(abs(qty), self.slice_lots)
@@ -235,7 +256,9 @@ class Liquidator:
             worst = entry * (1 + self.tolerance)
             fee = lots * self.k[sym] * worst * self.taker_fee_ppm[sym] / 1_000_000
             room = (max(cash, 0) - fee) / (lots * self.k[sym])
-            give = min(entry * self.tolerance, room)
+            # booking deficits, the tolerance alone bounds the price: the loss is booked
+            give = entry * self.tolerance if self.books_deficits else min(
+                entry * self.tolerance, room)
             self.next_oid += 1
             if qty > 0:
                 price, side = max(1, math.ceil(entry - give)), SELL  # sell no lower than this
@@ -244,6 +267,50 @@ class Liquidator:
             self.reserved[self.next_oid] = (fund, self._worst_draw(sym, qty, update.fund_cost[sym],
                                                                    lots, price))
             return Submit(fund, sym, self.next_oid, side, lots, price, tif=IOC, reduce_only=True)
+        return None
+
+    def _vault_release(self, update: RiskUpdate) -> Liquidate | None:
+        """Hand the vault's largest position on to the fund when the vault's equity at
+        the marks no longer carries its haircut (the core re-checks); once per state."""
+        if not self.backstop or not any(update.vault_qty):
+            return None
+        notional = sum(abs(q) * (update.marks[s] or 0) * self.k[s]
+                       for s, q in enumerate(update.vault_qty))
+        if update.vault_equity * 1_000_000 >= self.vault_haircut * notional:
+            return None
+        sym = max(range(len(update.vault_qty)),
+                  key=lambda s: abs(update.vault_qty[s]) * (update.marks[s] or 0) * self.k[s])
+        state = (update.vault_equity, tuple(update.vault_qty), ())
+        if state == self.last_step_asked.get(VAULT):
+            return None
+        self.last_step_asked[VAULT] = state
+        return Liquidate(VAULT, sym, update.funds[sym])
+
+    def _socialize_round(self, update: RiskUpdate) -> Socialize | None:
+        """Collect a fund's booked deficit (its cash below zero): at once, or at the next
+        multiple of ``socialize_every_ns`` (OKX's settlement).  Once per booked state: a
+        deficit the payers could not cover is not asked for again until it changes."""
+        now = self.net.now
+        every = self.socialize_every_ns
+        if every and now < self.next_round_ns:
+            if not self.timer_set:  # come back at the settlement
+                self.timer_set = True
+                self.net.wake(self.id, self.next_round_ns)
+            return None
+        period = now // every if every else 0
+        for sym, fund in enumerate(update.funds):
+            cash = update.fund_cash[sym]
+            if every:  # a settlement: each symbol's fund position booked, then a round
+                if self.settled.get(sym) != period and (update.fund_qty[sym] or cash < 0):
+                    self.settled[sym] = period
+                    return Socialize(sym, self.last_step, settle=True)
+                continue
+            state = (cash, (), ())
+            if cash < 0 and state != self.last_step_asked.get(fund):
+                self.last_step_asked[fund] = state
+                return Socialize(sym, self.last_step)
+        if every:  # every symbol settled this period: the next one
+            self.next_round_ns = (period + 1) * every
         return None
 
     def _free_cash(self, update: RiskUpdate, fund: int, sym: int) -> int:

@@ -79,11 +79,12 @@ class Deleverage:
 
 @attrs.define(slots=True)
 class Socialize:
-    """From the liquidator: spread the deficit of ``sym``'s fund (``clawback`` or
-    ``oi_funding``)."""
+    """From the liquidator: spread the booked deficit of ``sym``'s fund (``clawback`` or
+    ``oi_funding``); with ``settle``, its position in ``sym`` is settled at the mark first."""
 
     sym: int
     policy: str
+    settle: bool = False
 
 
 @attrs.define(slots=True)
@@ -107,6 +108,7 @@ class RiskUpdate:
     fund_cash: list[int]
     vault_equity: int = 0
     takeovers: list[int] = attrs.Factory(list)
+    vault_qty: list[int] = attrs.Factory(list)  # the vault's position per symbol
 
 
 @attrs.define(slots=True)

@@ -48,6 +48,7 @@ from exsim.core.adl import POLICIES as ADL_POLICIES
 from exsim.core.adl import Candidate, allocate, deleverage_queue, quantiles
 from exsim.core.book import INF, NO_FILLS, OrderBook
 from exsim.core.clearing import Ledger, apply_trade
+from exsim.core.deleverage import lots_to_close, pro_rata
 from exsim.core.events import ACCEPTED, CANCELLED, FILL
 from exsim.core.funding import RATE_SCALE
 from exsim.core.funding import payment as funding_payment
@@ -540,7 +541,9 @@ class ExchangeCore:
             return False
         acct, m = target
         pos = acct.positions.get(m.index)
-        if acct.id < 0 or pos is None or not pos.qty:  # a fund or the vault
+        if acct.id == VAULT and pos is not None and pos.qty:
+            return self._release_vault(acct, pos, m)
+        if acct.id < 0 or pos is None or not pos.qty:  # a fund (or an empty vault)
             return self._reject(req, m.index, None, acct.id, Reject.NO_POSITION)
         if to is None:
             to = self.fund_ids[m.index]
@@ -570,6 +573,8 @@ class ExchangeCore:
         # at BP hands it to the taker-over (all_to_fund); trading at the mark leaves it
         # with the trader, who pays the policy's fee out of it below.
         at = price if bankrupt or rules.fee_policy == ALL_TO_FUND else mark
+        if to == VAULT and not self._vault_carries(m, part, at):
+            to = self.fund_ids[m.index]  # what the vault cannot carry goes on to the fund
         taker = self.accounts.get(to)
         if taker is None:
             taker = self.accounts[to] = Account(to)
@@ -602,8 +607,49 @@ class ExchangeCore:
             self._cover_bad_debt(m.index, acct)
         if into_book:
             self._liquidation_order(taker, tpos, m, part, at, int(tolerance),
-                                    min(int(budget), max(taker.wallet, 0)))
+                                    int(budget) if self.liquidation_rules.book_deficits
+                                    else min(int(budget), max(taker.wallet, 0)))
         return True
+
+    def _release_vault(self, vault: Account, pos: Position, m: Market) -> bool:
+        """The vault's position in ``m`` goes on down the waterfall, to the symbol's fund,
+        when the vault's equity at the marks no longer carries its haircut: at the price
+        that leaves the vault's equity for this position at zero, shared over its
+        positions by notional as for a cross account, so the vault ends at zero or
+        above and the fund takes what the vault could not carry."""
+        req = int(ev.Request.LIQUIDATE)
+        if self._vault_carries(m, 0, 0):
+            return self._reject(req, m.index, None, VAULT, Reject.NOT_LIQUIDATABLE)
+        price = position_bankruptcy_price(vault, m.index, self.markets)
+        if price is None:
+            return self._reject(req, m.index, None, VAULT, Reject.NOT_LIQUIDATABLE)
+        fund = self.accounts[self.fund_ids[m.index]]
+        fpos = fund.positions.get(m.index)
+        if fpos is None:
+            fpos = fund.positions[m.index] = Position(m.index, 1)
+        part = pos.qty
+        self._cancel_all(vault, list(vault.positions), _C_LIQUIDATION)
+        realized = apply_trade(vault, pos, -part, price, m.k)
+        taker_realized = apply_trade(fund, fpos, part, price, m.k)
+        self.events.append((ev.LIQUIDATION, m.index, VAULT, part, price, m.mark or 0, realized,
+                            fund.id, taker_realized))
+        return True
+
+    def _vault_carries(self, m: Market, part: int, at: int) -> bool:
+        """Would the vault, taking ``part`` lots over at ``at``, keep an equity at the marks
+        of at least ``vault_haircut`` of its positions' notional there?  (Its equity
+        changes by the part's value at the mark beyond ``at``.)"""
+        vault = self.accounts.get(VAULT)
+        mark = m.mark or 0
+        equity = (0 if vault is None else self.account_equity(VAULT)) + part * (mark - at) * m.k
+        notional = 0
+        for pos in ([] if vault is None else vault.positions.values()):
+            pm = self.markets[pos.sym]
+            qty = pos.qty + (part if pos.sym == m.index else 0)
+            notional += abs(qty) * (pm.mark or 0) * pm.k
+        if vault is None or m.index not in vault.positions:
+            notional += abs(part) * mark * m.k
+        return equity >= 0 and equity * PPM >= self.liquidation_rules.vault_haircut * notional
 
     def _liquidation_order(self, taker: Account, tpos: Position, m: Market, part: int,
                            at: int, tolerance: int, budget: int) -> None:
@@ -632,7 +678,10 @@ class ExchangeCore:
             return
         deficit = -(acct.wallet + sum(p.margin for p in acct.positions.values()))
         fund = self.accounts[self.fund_ids[sym]]
-        paid = min(deficit, max(fund.wallet, 0))
+        # booking deficits (a socializing last step): the fund pays it all, its cash may go
+        # below zero until a round collects it; otherwise only what its cash holds
+        paid = deficit if self.liquidation_rules.book_deficits else min(deficit,
+                                                                        max(fund.wallet, 0))
         if paid <= 0:
             return
         fund.wallet -= paid
@@ -681,12 +730,21 @@ class ExchangeCore:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_PRICE)
         if policy not in ADL_POLICIES:
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
-        if self.fund_equity(m.index) >= 0:
+        rules = self.liquidation_rules
+        mark = m.mark
+        value = mark if rules.adl_trigger == "mtm" else self._close_price(m, fpos.qty)
+        other = self.account_equity(fund.id) - fpos.upnl(mark, m.k)  # the rest, at marks
+        need = lots_to_close(fpos.qty, fpos.cost, other, value, m.k, rules.adl_sizing, mark,
+                             rules.max_fund_notional)
+        if not need:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
         ordered = deleverage_queue(self.adl_candidates(m.index, -fpos.qty), policy, entry, rng)
-        allocation = allocate(ordered, abs(fpos.qty))
+        allocation = (pro_rata(ordered, need) if rules.adl_sizing == "pro_rata"
+                      else allocate(ordered, need))
         if not allocation:  # nobody on the other side (in profit there, if ranked)
             return self._reject(req, m.index, None, fund.id, Reject.NO_COUNTERPARTY)
+        self.events.append((ev.ADL_ROUND, m.index, fund.id,
+                            other + fpos.qty * value * m.k - fpos.cost, need))
         for acct_id, lots in allocation:
             acct = self.accounts[acct_id]
             pos = acct.positions[m.index]
@@ -700,12 +758,43 @@ class ExchangeCore:
                 self._cover_bad_debt(m.index, acct)
         return True
 
-    def socialize(self, sym: Arg[int | str], policy: Arg[str]) -> bool:
+    def _settle(self, acct: Account, m: Market) -> None:
+        """Book ``acct``'s PnL in ``m`` at the mark into its cash: the cost basis moves to
+        the mark by as much as the cash (total equity unchanged), as a futures settlement
+        does.  A SETTLEMENT event records it."""
+        pos = acct.positions.get(m.index)
+        if pos is None or not pos.qty or m.mark is None:
+            return
+        pnl = pos.upnl(m.mark, m.k)
+        if not pnl:
+            return
+        acct.wallet += pnl
+        pos.cost += pnl
+        self.events.append((ev.SETTLEMENT, m.index, acct.id, pnl, m.mark))
+
+    @staticmethod
+    def _close_price(m: Market, qty: int) -> int:
+        """Where a position of ``qty`` could be closed now: the best bid (a long) or ask
+        (a short); with that side empty, the mark beyond its market band (10% without)."""
+        mark = m.mark or 0
+        band = m.band if m.band is not None else PPM // 10
+        if qty > 0:
+            bid = m.book.best_bid
+            return bid if bid > 0 else max(1, mark * (PPM - band) // PPM)
+        ask = m.book.best_ask
+        return ask if ask < INF else -(-mark * (PPM + band) // PPM)
+
+    def socialize(self, sym: Arg[int | str], policy: Arg[str], settle: Arg[bool] = False
+                  ) -> bool:
         """Spread the fund's deficit over traders, as the alternative last step to ADL.
 
-        Only while the fund that covers ``sym`` is short (its equity at the marks
-        below zero); the deficit ``D`` is collected into that fund from accounts
-        that hold a position in ``sym``, so an account with no position never pays:
+        Only on a *booked* deficit: the cash of the fund that covers ``sym`` below zero
+        (realised losses it paid beyond what it held, which
+        :attr:`~exsim.core.liquidation.LiquidationRules.book_deficits` allows), never
+        an unrealized loss at the marks; what a round collects is booked back, so the
+        same deficit is never charged twice.  The deficit ``D`` is collected into that
+        fund from accounts that hold a position in ``sym``, so an account with no
+        position never pays:
 
         * ``clawback`` (OKEx 2018): from accounts with an unrealized profit in
           ``sym``, pro rata to that profit, at most all of it; the profit is
@@ -727,9 +816,12 @@ class ExchangeCore:
         if m is None:
             return self._reject(req, sym, None, FUND, Reject.UNKNOWN_SYMBOL)
         fund = self.fund_of(m.index)
-        if policy not in ("clawback", "oi_funding") or m.mark is None:
+        if (policy not in ("clawback", "oi_funding") or m.mark is None
+                or not isinstance(settle, bool)):
             return self._reject(req, m.index, None, fund.id, Reject.BAD_REQUEST)
-        deficit = -self.fund_equity(m.index)
+        if settle:
+            self._settle(fund, m)
+        deficit = -fund.wallet  # booked: never an unrealized loss at the marks
         if deficit <= 0:
             return self._reject(req, m.index, None, fund.id, Reject.FUND_NOT_SHORT)
         payers: list[tuple[Account, Position, int]] = []

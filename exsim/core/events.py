@@ -40,6 +40,8 @@ class Kind(IntEnum):
     SOCIALIZED = 16
     VAULT_TRANSFER = 17
     SPOT_DEPOSIT = 18
+    ADL_ROUND = 19
+    SETTLEMENT = 20
 
 
 class Request(IntEnum):
@@ -79,6 +81,8 @@ FUND: Final = 15
 SOCIALIZED: Final = 16
 VAULT_TRANSFER: Final = 17
 SPOT_DEPOSIT: Final = 18
+ADL_ROUND: Final = 19
+SETTLEMENT: Final = 20
 
 FIELDS: Final[dict[int, tuple[str, ...]]] = {
     # price is 0 for a market order; flags = post_only | reduce_only << 1 | stp << 2
@@ -125,6 +129,13 @@ FIELDS: Final[dict[int, tuple[str, ...]]] = {
     VAULT_TRANSFER: ("sym", "acct", "amount"),
     # cash (atoms) and coin (lots) paid into an account at a spot venue (sym: the venue's)
     SPOT_DEPOSIT: ("sym", "acct", "cash", "coin"),
+    # one ADL round, before its ADL events: the fund's equity at the trigger's valuation
+    # (atoms, < 0 unless the round closes what is over the fund's position cap) and the
+    # lots the round must close
+    ADL_ROUND: ("sym", "fund", "equity", "lots"),
+    # a position's PnL at ``price`` (the mark) booked into its account's cash, its cost
+    # basis moved by as much: a fund's loss settled before a socialized-loss round
+    SETTLEMENT: ("sym", "acct", "amount", "price"),
 }
 
 _ENUM_FIELDS: Final[dict[str, type[IntEnum]]] = {

@@ -128,6 +128,18 @@ class LiquidationRules:
     max_step: int = 0
     fee_policy: str = ALL_TO_FUND
     fee_cap: int = 0
+    # the last step (exsim.core.deleverage): when ADL may run, how much it closes, and
+    # Binance's cap on the fund's position (atoms of notional at the mark; 0: none)
+    adl_trigger: str = "mtm"
+    adl_sizing: str = "fund_first"
+    max_fund_notional: int = 0
+    # the backstop vault takes over only what leaves its equity at the mark at least
+    # this share (ppm) of its positions' notional; the rest goes to the fund
+    vault_haircut: int = 0
+    # a socializing last step (clawback, oi_funding): the fund books realised losses
+    # beyond its cash (bad debt paid in full, liquidation orders priced by the budget the
+    # liquidator gives), and a round collects that booked deficit, never an unrealized one
+    book_deficits: bool = False
 
     def __attrs_post_init__(self) -> None:
         if self.mode not in MODES:
@@ -142,6 +154,13 @@ class LiquidationRules:
             raise ValueError("min_step must not exceed max_step")
         if not 0 <= self.fee_cap <= PPM:
             raise ValueError(f"fee_cap must be in [0, {PPM}] ppm, got {self.fee_cap}")
+        if self.adl_trigger not in ("mtm", "realised"):
+            raise ValueError(f"adl trigger must be 'mtm' or 'realised', got {self.adl_trigger!r}")
+        if self.adl_sizing not in ("fund_first", "all", "pro_rata"):
+            raise ValueError("adl sizing must be 'fund_first', 'all' or 'pro_rata', got "
+                             f"{self.adl_sizing!r}")
+        if self.max_fund_notional < 0 or not 0 <= self.vault_haircut < PPM:
+            raise ValueError("max_fund_notional must be >= 0, vault_haircut in [0, 1)")
 
 
 def step_lots(rules: LiquidationRules, lots: int, mark: int, k: int,

@@ -15,6 +15,8 @@ deepest trough; the run's start when it never falls) to the lowest level after i
   both sides, in quote currency, at the crash start and at their lowest after it
   (the book replayed from the log, sampled at each mark), and the same over open
   interest (``_over_oi``, open interest's notional at that mark);
+* ``oi_notional_start``: the traders' open interest at the crash start (the funds' and
+  the vault's own positions left out), quote currency;
 * ``realised_leverage``: position notional over equity of every leveraged trader
   holding a position at the first account snapshot at or after the crash start (p50,
   p90, max; ``underwater``: how many had no equity left), beside ``configured_max``,
@@ -159,6 +161,7 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
     in_book = [0] * n
     taken = [0] * n
     depth_start: list[tuple[float, float] | None] = [None] * n
+    traders_oi_start: list[int | None] = [None] * n  # atoms of long notional, house out
     depth_min: list[tuple[float, float] | None] = [None] * n
     snapshot_at: int | None = None  # the account snapshot that leverage is read from
     equity: dict[int, int] = {}  # acct -> wallet + isolated margins + uPnL, at that snapshot
@@ -186,6 +189,9 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
             continue  # a spot venue's event
         if kind == MARK:
             marks[sym] = e[2]
+            if at <= t0[sym] or traders_oi_start[sym] is None:  # the traders' own, at t0
+                traders_oi_start[sym] = (oi[sym] - sum(max(positions.get((h, sym), 0), 0)
+                                                       for h in house)) * e[2] * k[sym]
             levels["mark"][sym].add(at, e[2] * tick[sym])
             value = fundamental[sym].at(at)
             if len(e) > 3 and e[3] > 0:  # the index the mark was made from
@@ -240,6 +246,7 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
         atom = k[s] * cash_atom
         out[name] = {
             "crash_start_s": t0[s] / 1e9,
+            "oi_notional_start": (traders_oi_start[s] or 0) * cash_atom,
             "fundamental_drawdown": fund_level.drawdown(),
             "index_drawdown": levels["index"][s].drawdown(),
             "mark_drawdown": levels["mark"][s].drawdown(),

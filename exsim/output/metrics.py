@@ -28,6 +28,7 @@ from exsim.core.events import (
     FUNDING,
     LIQUIDATION,
     MARK,
+    SETTLEMENT,
     SOCIALIZED,
     VAULT_TRANSFER,
     Event,
@@ -56,6 +57,8 @@ def _fund_moves(e: Event, fund_of: Sequence[int] | None, house: frozenset[int]
         return (FUND_ID if fund_of is None else fund_of[e[1]]), (e[6] if kind == ADL else e[3])
     if kind == FUNDING and e[2] in house:
         return e[2], e[3]
+    if kind == SETTLEMENT and e[2] in house:
+        return e[2], e[3]  # the fund's loss (or gain) booked at a settlement
     if kind == LIQUIDATION and e[7] in house:
         return e[7], e[8]  # the fund closing part of a position it held
     return FUND_ID, 0
@@ -66,7 +69,9 @@ def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
     """Counts and amounts (quote currency) of the liquidation waterfall in a run's log.
 
     ``insurance_fund.start`` is the funds' total after the setup at t = 0 (their
-    seeds); ``min`` the lowest the total went afterwards.  ``funds`` maps each
+    seeds); ``min`` the lowest the total was at the end of an instant afterwards (an
+    atomic request that books a deficit and collects it, a settlement and its round, is
+    not a dip).  ``funds`` maps each
     fund account to the same figures for that fund alone (``end_atoms``: its cash
     in atoms, to reconcile with its wallet).
     """
@@ -79,10 +84,22 @@ def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
     liquidations = adl_events = vault_takeovers = 0
     draws: list[int] = []
     contributions = socialized = 0
+    prev_at = 0
+
+    def settle_lows() -> None:  # the funds at the end of the instant just over
+        nonlocal total_low
+        for f, c in cash.items():
+            if c < low[f]:
+                low[f] = c
+        total_low = min(total_low, total)
+
     for at, e in log:
         if at > 0 and start is None:
             start, low = dict(cash), dict(cash)
             total_start = total_low = total
+        elif at != prev_at and start is not None:
+            settle_lows()
+        prev_at = at
         kind = e[0]
         fund, delta = _fund_moves(e, funds, house)
         if kind == FUND:
@@ -107,14 +124,10 @@ def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
         if delta:
             cash[fund] += delta
             total += delta
-            if start is not None:
-                if cash[fund] < low[fund]:
-                    low[fund] = cash[fund]
-                if total < total_low:
-                    total_low = total
     if start is None:
         start, low = dict(cash), dict(cash)
         total_start = total_low = total
+    settle_lows()
     return {
         "liquidations": liquidations,
         "fund_draws": len(draws),
@@ -128,6 +141,31 @@ def waterfall(log: Iterable[tuple[int, Event]], cash_atom: float,
         "funds": {f: {"start": start[f] * cash_atom, "end": cash[f] * cash_atom,
                       "min": low[f] * cash_atom, "end_atoms": cash[f]} for f in cash},
     }
+
+
+def overcharged_rounds(log: Iterable[tuple[int, Event]], funds: Sequence[int] | None = None
+                       ) -> list[tuple[int, int]]:
+    """Socialized-loss rounds that collected more than the fund's booked deficit.
+
+    A round is the SOCIALIZED events of one fund at one instant; it may collect at most
+    what the fund's cash was below zero when it began (each share is rounded up: one
+    atom per payer more at most).  The fund's cash is replayed from the log alone
+    (:func:`_fund_moves`).  Returns ``(time ns, atoms over)`` per offending round."""
+    house = frozenset(funds) if funds is not None else frozenset((FUND_ID,))
+    cash: dict[int, int] = {}
+    rounds: dict[tuple[int, int], list[int]] = {}  # (at, fund) -> [deficit, taken, payers]
+    for at, e in log:
+        fund, delta = _fund_moves(e, funds, house)
+        if e[0] == SOCIALIZED:
+            key = (at, fund)
+            if key not in rounds:
+                rounds[key] = [max(0, -cash.get(fund, 0)), 0, 0]
+            rounds[key][1] += e[3]
+            rounds[key][2] += 1
+        if delta:
+            cash[fund] = cash.get(fund, 0) + delta
+    return [(at, taken - deficit) for (at, _), (deficit, taken, payers) in rounds.items()
+            if taken > deficit + payers]
 
 
 def payments_by_flat(log: Iterable[tuple[int, Event]], funds: Sequence[int] | None = None

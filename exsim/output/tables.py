@@ -32,6 +32,7 @@ from exsim.core.events import (
     ACCEPTED,
     ACCOUNT,
     ADL,
+    ADL_ROUND,
     AMENDED,
     CANCELLED,
     DEPOSIT,
@@ -45,6 +46,7 @@ from exsim.core.events import (
     LIQUIDATION,
     MARK,
     REJECTED,
+    SETTLEMENT,
     SOCIALIZED,
     SPOT_DEPOSIT,
     VAULT_TRANSFER,
@@ -61,7 +63,8 @@ TABLES: dict[str, tuple[int, ...]] = {
     "funding": (FUNDING_RATE, FUNDING),
     "accounts": (DEPOSIT, LEVERAGE, ISOLATED_MARGIN, SPOT_DEPOSIT),
     "account_snapshots": (ACCOUNT,),
-    "liquidations": (LIQUIDATION, ADL, FUND, SOCIALIZED, VAULT_TRANSFER),
+    "liquidations": (LIQUIDATION, ADL, ADL_ROUND, FUND, SOCIALIZED, VAULT_TRANSFER,
+                     SETTLEMENT),
 }
 
 
