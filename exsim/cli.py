@@ -225,6 +225,68 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if failed == 0 else 1
 
 
+def _cmd_adequacy(args: argparse.Namespace) -> int:
+    from exsim.config import ConfigError, load_document
+    from exsim.fund_adequacy import TARGETS, run_adequacy
+    from exsim.output.report import write_report
+    from exsim.sweep import SweepInterrupted
+
+    try:
+        targets = tuple(float(t) for t in args.targets.split(",")) if args.targets else TARGETS
+    except ValueError:
+        print(f"exsim adequacy: --targets: a comma-separated list of probabilities, got "
+              f"{args.targets!r}", file=sys.stderr)
+        return 2
+    if not all(0 < t < 1 for t in targets):
+        print(f"exsim adequacy: --targets: each must be in (0, 1), got {args.targets!r}",
+              file=sys.stderr)
+        return 2
+    if args.seeds <= 0 or args.stochastic < 0 or args.verify < 0:
+        print("exsim adequacy: --seeds must be > 0, --stochastic and --verify >= 0",
+              file=sys.stderr)
+        return 2
+    try:
+        document, source = load_document(args.config)
+        base = int(document.get("run", {}).get("seed", 1))
+        name = document.get("output", {}).get("name", "venue")
+        out = Path(args.out) if args.out else Path(
+            document.get("output", {}).get("dir", "runs")) / f"{name}-adequacy"
+        t0 = time.perf_counter()
+
+        def show(done: int, failed: int, total: int) -> None:
+            print(f"runs {done}/{total} done, {failed} failed, wall "
+                  f"{time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+
+        result = run_adequacy(document, source, out,
+                              seeds=list(range(base, base + args.seeds)),
+                              stochastic=args.stochastic,
+                              verify_seeds=list(range(10_000, 10_000 + args.verify)),
+                              workers=args.workers, targets=targets, progress=show)
+    except ConfigError as exc:
+        print(f"exsim adequacy: {exc}", file=sys.stderr)
+        return 2
+    except SweepInterrupted as stop:
+        print(f"exsim adequacy: stopped by {stop.signal}; the same command resumes",
+              file=sys.stderr)
+        return 130
+    write_report(out)
+    rows = [(f"P(ADL) <= {p}", "not bounded by these runs" if t["fund"] is None else
+             f"fund {t['fund']:,.0f} ({t['fund_over_oi']:.4%} of OI), 95% interval "
+             f"{t['ci'][0] if t['ci'][0] is None else round(t['ci'][0])} to "
+             f"{t['ci'][1] if t['ci'][1] is None else round(t['ci'][1])}")
+            for p, t in result["targets"].items()]
+    rows += [("cover 1 / cover 2", f"{result['cover1']} / {result['cover2']}"),
+             ("stress runs", f"{result['runs']} ({result['failed']} failed)")]
+    if "verified" in result:
+        v = result["verified"]
+        rows.append((f"verified at P(ADL) <= {v['target']}",
+                     f"P(ADL) = {v['p_adl']} over {v['runs']} runs, 95% interval {v['ci']}"))
+    width = max(len(k) for k, _ in rows)
+    print("\n".join(f"{k:{width}s}  {v}" for k, v in rows))
+    print(f"{out / 'adequacy.json'}, {out / 'report.html'}")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from exsim.output.report import ReportError, write_report
 
@@ -271,6 +333,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="local process pool (default) or a Ray cluster")
     sweep.add_argument("--ray-address", help="Ray cluster address (default: a local instance)")
     sweep.set_defaults(func=_cmd_sweep)
+    adequacy = sub.add_parser(
+        "adequacy", help="how big must this venue's insurance fund be? (docs/mechanics.md 8)")
+    adequacy.add_argument("config", help="TOML config of the venue")
+    adequacy.add_argument("--seeds", type=int, default=2,
+                          help="seeds of each shipped real crash (default 2)")
+    adequacy.add_argument("--stochastic", type=int, default=16,
+                          help="stochastic flash crashes (default 16)")
+    adequacy.add_argument("--verify", type=int, default=6,
+                          help="verifying runs at the recommended fund (default 6)")
+    adequacy.add_argument("--targets", help="P(ADL) targets (default 0.01,0.05,0.1)")
+    adequacy.add_argument("--workers", type=int, default=None,
+                          help="processes (default: the number of cores)")
+    adequacy.add_argument("--out", help="output directory (default: [output] dir/name-adequacy)")
+    adequacy.set_defaults(func=_cmd_adequacy)
     report = sub.add_parser("report", help="plots and report.html for a run or sweep directory")
     report.add_argument("directory")
     report.set_defaults(func=_cmd_report)

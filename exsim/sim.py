@@ -643,7 +643,9 @@ class Simulation:
         market = self._market()
         adequacy_figures = adequacy(
             house, {f: round(v["start"] / atom) for f, v in funds.items()}, flows,
-            sum(m["oi_notional_start"] for m in market.values()), atom)
+            sum(m["oi_notional_start"] for m in market.values()), atom,
+            sorted((x for m in market.values() for x in m["largest_stressed_losses"]),
+                   reverse=True)[:2])
         sim_seconds = self.net.now / NS_PER_S
         out: dict[str, Any] = {
             "complete": self.failure is None,

@@ -63,5 +63,7 @@ def test_a_small_crash_by_hand() -> None:
     # gone (one side empty: not sampled)
     assert out["depth_1pct_min"] == 2 * 99 + 10 * 101
     assert out["depth_1pct_min_over_oi"] == pytest.approx(1208 / 1800)
+    # acct 7 at the worst mark after the snapshot (85): 400 - 20 x 15 = 100 left: no loss
+    assert out["largest_stressed_losses"] == []
     assert out["realised_leverage"] == {"p50": 5.0, "p90": 5.0, "max": 5.0, "underwater": 0,
                                         "configured_max": 50}

@@ -15,7 +15,8 @@ What a risk team asks of a run (issue 12; docs/mechanics.md, "Fund adequacy"):
   the winners had to give (``winners_haircut`` / ``minimal_haircut`` is ADL's
   overshoot); ``haircut_gini``: how concentrated the haircut was over the winners;
 * ``socialized``: collected by socialized loss; ``fund_pnl``: the funds' marked equity
-  at the end less at the start.
+  at the end less at the start; ``oi_start`` and ``largest_stressed_losses`` (the two
+  largest, over symbols), for the adequacy measure's coverage ratios.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from exsim.output.house import HouseReport, gini
 
 
 def adequacy(report: HouseReport, fund_start: Mapping[int, int], flows: Mapping[str, Any],
-             oi_start: float, cash_atom: float) -> dict[str, Any]:
+             oi_start: float, cash_atom: float, stressed: Sequence[float] = ()
+             ) -> dict[str, Any]:
     """The ``adequacy`` section of a summary; ``fund_start``: each fund's cash after the
     setup (atoms), ``oi_start``: the traders' open interest at the crash start (quote)."""
     funds = [f for f in report.accounts if f != VAULT and f in fund_start]
@@ -50,6 +52,8 @@ def adequacy(report: HouseReport, fund_start: Mapping[int, int], flows: Mapping[
         "haircut_gini": gini(list(report.haircuts.values())),
         "socialized": flows.get("socialized_loss", 0.0),
         "fund_pnl": sum(report.accounts[f].end - fund_start[f] for f in funds) * cash_atom,
+        "oi_start": oi_start,
+        "largest_stressed_losses": list(stressed),
     }
 
 
@@ -85,4 +89,4 @@ def results_columns() -> Sequence[str]:
     """The adequacy figures, as the sweep's ``results.csv`` and ``aggregate.csv`` name them."""
     return ("fund_to_oi", "fund_mtm_drawdown", "fund_peak_shortfall", "draws_per_liquidation",
             "adl_notional", "adl_count", "winners_haircut", "minimal_haircut", "haircut_gini",
-            "socialized", "fund_pnl")
+            "socialized", "fund_pnl", "oi_start")

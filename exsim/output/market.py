@@ -17,6 +17,9 @@ deepest trough; the run's start when it never falls) to the lowest level after i
   interest (``_over_oi``, open interest's notional at that mark);
 * ``oi_notional_start``: the traders' open interest at the crash start (the funds' and
   the vault's own positions left out), quote currency;
+* ``largest_stressed_losses``: the two largest losses beyond their equity that traders'
+  positions at the crash start would take at the worst mark after it (a clearing house's
+  Cover 1 and Cover 2 inputs), quote currency;
 * ``realised_leverage``: position notional over equity of every leveraged trader
   holding a position at the first account snapshot at or after the crash start (p50,
   p90, max; ``underwater``: how many had no equity left), beside ``configured_max``,
@@ -166,6 +169,11 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
     snapshot_at: int | None = None  # the account snapshot that leverage is read from
     equity: dict[int, int] = {}  # acct -> wallet + isolated margins + uPnL, at that snapshot
     notional: dict[tuple[int, int], int] = {}  # (acct, sym) -> |position| at the mark
+    # every trader at that snapshot, for the stressed losses (clearing's Cover 1 / 2)
+    every_equity: dict[int, int] = {}
+    held: dict[tuple[int, int], tuple[int, int]] = {}  # (acct, sym) -> (qty, mark then)
+    low_mark: list[int | None] = [None] * n
+    high_mark: list[int | None] = [None] * n
 
     def move(acct: int, sym: int, dq: int) -> None:
         old = positions.get((acct, sym), 0)
@@ -178,6 +186,12 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
         if kind == ACCOUNT:
             if snapshot_at is None and at >= min(t0):
                 snapshot_at = at
+            if at == snapshot_at and e[1] not in house and 0 <= sym < n:
+                mark = marks[sym] or 0
+                every_equity[e[1]] = every_equity.get(e[1], e[6]) + (
+                    e[3] * mark * k[sym] - e[4] + e[5])
+                if e[3]:
+                    held[(e[1], sym)] = (e[3], mark)
             if at == snapshot_at and e[1] not in house and 0 <= sym < n and (
                     measured is None or e[1] in measured):
                 mark = marks[sym] or 0
@@ -189,6 +203,9 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
             continue  # a spot venue's event
         if kind == MARK:
             marks[sym] = e[2]
+            if snapshot_at is not None and at >= snapshot_at:
+                low_mark[sym] = min(low_mark[sym] or e[2], e[2])
+                high_mark[sym] = max(high_mark[sym] or e[2], e[2])
             if at <= t0[sym] or traders_oi_start[sym] is None:  # the traders' own, at t0
                 traders_oi_start[sym] = (oi[sym] - sum(max(positions.get((h, sym), 0), 0)
                                                        for h in house)) * e[2] * k[sym]
@@ -235,6 +252,13 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
     leverage: list[list[float]] = [[] for _ in range(n)]
     for (acct, s), value in notional.items():
         leverage[s].append(value / equity[acct] if equity[acct] > 0 else float("inf"))
+    stressed: list[list[int]] = [[] for _ in range(n)]
+    for (acct, s), (qty, then) in held.items():
+        worst = low_mark[s] if qty > 0 else high_mark[s]
+        if worst is not None:
+            loss = -(every_equity[acct] + qty * (worst - then) * k[s])
+            if loss > 0:
+                stressed[s].append(loss)
     out: dict[str, dict[str, Any]] = {}
     for s, name in enumerate(names):
         fund_level = _Level(t0[s])
@@ -247,6 +271,8 @@ def market_summary(log: Iterable[tuple[int, Event]], *, names: Sequence[str],
         out[name] = {
             "crash_start_s": t0[s] / 1e9,
             "oi_notional_start": (traders_oi_start[s] or 0) * cash_atom,
+            "largest_stressed_losses": [x * cash_atom
+                                        for x in sorted(stressed[s], reverse=True)[:2]],
             "fundamental_drawdown": fund_level.drawdown(),
             "index_drawdown": levels["index"][s].drawdown(),
             "mark_drawdown": levels["mark"][s].drawdown(),

@@ -56,14 +56,23 @@ def write_report(directory: str | Path) -> Path:
         images = _run_plots(d)
         title = f"exsim run: {d.name}"
         table = _summary_rows(summary)
+    elif (d / "adequacy.json").exists():
+        result = _read(d / "adequacy.json", lambda p: json.loads(p.read_text()))
+        if not isinstance(result, dict) or "targets" not in result:
+            raise ReportError(f"{d / 'adequacy.json'}: not an adequacy result")
+        images = [_adequacy_plot(d, result)]
+        title = f"exsim adequacy: {d.name}"
+        table = [(f"P(ADL) <= {p}", f"fund {t['fund']}, fund/OI {t['fund_over_oi']}, "
+                  f"95% interval {t['ci']}") for p, t in result["targets"].items()]
+        table += [(k, str(result.get(k))) for k in ("cover1", "cover2", "runs", "verified")]
     elif (d / "aggregate.parquet").exists():
         images = _sweep_plots(d)
         title = f"exsim sweep: {d.name}"
         table = [(str(i), json.dumps(row, default=str))
                  for i, row in enumerate(_table(d / "aggregate.parquet", AGGREGATE).to_pylist())]
     else:
-        raise ReportError(f"{d}: not a run directory (no series.parquet) nor a sweep "
-                          "directory (no aggregate.parquet)")
+        raise ReportError(f"{d}: not a run directory (no series.parquet), a sweep directory "
+                          "(no aggregate.parquet) nor an adequacy one (no adequacy.json)")
     page = d / "report.html"
     text = _html(title, table, images, d)
     replace_atomically(page, lambda tmp: tmp.write_text(text))
@@ -107,6 +116,24 @@ def _series(d: Path) -> dict[str, tuple[list[float], list[float]]]:
         xs.append(t / 1e9)
         ys.append(value)
     return out
+
+
+def _adequacy_plot(d: Path, result: dict[str, Any]) -> str:
+    """P(ADL) against the fund: the share of stress runs whose need exceeds it."""
+    needs = sorted(float(x) for x in result.get("needs", []))
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    if needs:
+        n = len(needs)
+        ax.step(needs, [(n - i - 1) / n for i in range(n)], where="post",
+                label="P(ADL) at this fund (share of runs needing more)")
+        for p, t in result["targets"].items():
+            if t["fund"] is not None:
+                ax.axvline(t["fund"], linestyle=":", color="tab:red")
+                ax.text(t["fund"], float(p), f" {p}", color="tab:red")
+    ax.set(xlabel="insurance fund (quote currency)", ylabel="P(ADL)",
+           title="How big must the fund be")
+    ax.legend()
+    return _save(fig, d / "adequacy.png")
 
 
 def _save(fig: Any, path: Path) -> str:
